@@ -1,0 +1,219 @@
+#!/usr/bin/env bash
+# Builds the real parts this project runs on (Pulumi CLI, its Node.js language host, the
+# Kubernetes provider, a Kubernetes control plane and KWOK) from Go modules, caches each
+# binary by version outside the repo, and links them into .local/bin.
+#
+#   toolchain/build.sh            build what is missing (a warm run builds nothing)
+#   toolchain/build.sh --check    exit 1 if anything is missing, build nothing
+#
+# Cache: $AGENT_PLATFORM_CACHE (default ~/.cache/agent-platform). Versions: toolchain/versions.env.
+set -euo pipefail
+
+repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+# shellcheck source=versions.env
+source "$repo/toolchain/versions.env"
+cache=${AGENT_PLATFORM_CACHE:-$HOME/.cache/agent-platform}
+bindir="$repo/.local/bin"
+mkdir -p "$cache/bin" "$cache/build" "$bindir"
+
+export GOFLAGS="-mod=mod -buildvcs=false -trimpath"
+export GOTOOLCHAIN=local
+export CGO_ENABLED=0
+# The checksum database has no entry for the provider's pseudo-version (the only one the
+# module mirror serves); its hash is still pinned in the build's go.sum after the first fetch.
+export GONOSUMDB=${GONOSUMDB:-github.com/pulumi/pulumi-kubernetes}
+mode=${1:-build}
+
+log() { printf '[toolchain] %s\n' "$*" >&2; }
+die() { printf '[toolchain] error: %s\n' "$*" >&2; exit 1; }
+
+command -v go >/dev/null || die "go is not on PATH; install Go 1.24 or newer (apt-get install golang or https://go.dev/dl)"
+
+# The language host is our own source: its cache key includes a hash of that source.
+langhost_hash=$(cat "$repo"/toolchain/langhost/*.go "$repo"/toolchain/langhost/go.mod | sha256sum | cut -c1-12)
+
+# name | cache key (version) ; binaries are cached as $cache/bin/<name>-<key>
+declare -A key=(
+  [pulumi]="$PULUMI_VERSION"
+  [pulumi-language-nodejs]="$PULUMI_VERSION-$langhost_hash"
+  [pulumi-resource-kubernetes]="$PULUMI_KUBERNETES_VERSION-${PULUMI_KUBERNETES_MODULE_VERSION##*-}"
+  [kube-apiserver]="$KUBERNETES_VERSION"
+  [kube-controller-manager]="$KUBERNETES_VERSION"
+  [kube-scheduler]="$KUBERNETES_VERSION"
+  [kubectl]="$KUBERNETES_VERSION"
+  [etcd]="$ETCD_VERSION"
+  [kwok]="$KWOK_VERSION"
+)
+
+cached() { [ -x "$cache/bin/$1-${key[$1]}" ]; }
+
+missing=()
+for n in "${!key[@]}"; do
+  # TOOLCHAIN_ONLY="kwok etcd" limits a run to some parts (for working on one of them).
+  if [ -n "${TOOLCHAIN_ONLY:-}" ] && [[ " $TOOLCHAIN_ONLY " != *" $n "* ]]; then continue; fi
+  cached "$n" || missing+=("$n")
+done
+
+# Pulumi's npm SDK and CLI must agree: the Automation API checks the CLI version.
+npm_pulumi=$(sed -n 's/.*"@pulumi\/pulumi": *"\([^"]*\)".*/\1/p' "$repo/package.json" | head -1)
+[ "$npm_pulumi" = "$PULUMI_VERSION" ] ||
+  die "package.json pins @pulumi/pulumi $npm_pulumi but toolchain/versions.env has PULUMI_VERSION=$PULUMI_VERSION; make them equal"
+
+if [ "$mode" = "--check" ]; then
+  [ ${#missing[@]} -eq 0 ] || { log "missing: ${missing[*]}"; exit 1; }
+fi
+
+# wrapper <dir> <module-name> : a fresh Go module in $cache/build/<dir>
+wrapper() {
+  local dir="$cache/build/$1"
+  rm -rf "$dir"; mkdir -p "$dir"
+  (cd "$dir" && go mod init "$2" >/dev/null 2>&1)
+  echo "$dir"
+}
+
+timed() { # timed <label> <cmd...>
+  local t0=$SECONDS
+  "${@:2}"
+  log "$1 built in $((SECONDS - t0)) s"
+}
+
+install_bin() { # install_bin <name> <built file>
+  install -m 0755 "$2" "$cache/bin/$1-${key[$1]}.tmp"
+  mv -f "$cache/bin/$1-${key[$1]}.tmp" "$cache/bin/$1-${key[$1]}"
+}
+
+build_kubernetes() {
+  local v=$KUBERNETES_VERSION minor=${KUBERNETES_VERSION#*.}; minor=${minor%%.*}
+  local dir; dir=$(wrapper "kubernetes-$v" local/kubernetes-build)
+  cd "$dir"
+  go mod edit -go=1.24 -require="k8s.io/kubernetes@v$v"
+  # k8s.io/kubernetes replaces its staging modules with local paths; point them at the
+  # published copies of the same release instead.
+  local staging
+  staging=$(go mod download -json "k8s.io/kubernetes@v$v" | sed -n 's/.*"GoMod": "\(.*\)".*/\1/p')
+  sed -n 's#^\s*\(k8s.io/[a-z0-9-]*\) => ./staging/.*#\1#p' "$staging" | while read -r m; do
+    go mod edit -replace="$m=$m@v0.$minor.${v##*.}"
+  done
+  cat > tools.go <<'EOF'
+//go:build tools
+
+package tools
+
+import (
+	_ "k8s.io/kubernetes/cmd/kube-apiserver"
+	_ "k8s.io/kubernetes/cmd/kube-controller-manager"
+	_ "k8s.io/kubernetes/cmd/kube-scheduler"
+	_ "k8s.io/kubernetes/cmd/kubectl"
+)
+EOF
+  go mod tidy -e >/dev/null 2>&1 || true
+  local commit; commit=$(go mod download -json "k8s.io/kubernetes@v$v" | sed -n 's/.*"Hash": "\(.*\)".*/\1/p' | head -1)
+  local pkg=k8s.io/component-base/version
+  local ld="-s -w -X $pkg.gitVersion=v$v -X $pkg.gitMajor=1 -X $pkg.gitMinor=$minor -X $pkg.gitTreeState=clean -X $pkg.gitCommit=${commit:-unknown} -X $pkg.buildDate=1970-01-01T00:00:00Z"
+  ld="$ld -X k8s.io/client-go/pkg/version.gitVersion=v$v -X k8s.io/client-go/pkg/version.gitMajor=1 -X k8s.io/client-go/pkg/version.gitMinor=$minor"
+  mkdir -p out
+  go build -ldflags "$ld" -o out/ k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager \
+    k8s.io/kubernetes/cmd/kube-scheduler k8s.io/kubernetes/cmd/kubectl
+  for b in kube-apiserver kube-controller-manager kube-scheduler kubectl; do install_bin "$b" "out/$b"; done
+}
+
+build_etcd() {
+  local dir; dir=$(wrapper "etcd-$ETCD_VERSION" local/etcd-build)
+  cd "$dir"
+  go mod edit -go=1.24 -require="go.etcd.io/etcd/server/v3@v$ETCD_VERSION"
+  for m in api/v3 client/pkg/v3 client/v3 pkg/v3; do
+    go mod edit -require="go.etcd.io/etcd/$m@v$ETCD_VERSION"
+  done
+  printf '//go:build tools\n\npackage tools\n\nimport _ "go.etcd.io/etcd/server/v3"\n' > tools.go
+  go mod tidy -e >/dev/null 2>&1 || true
+  go build -ldflags "-s -w" -o etcd go.etcd.io/etcd/server/v3
+  install_bin etcd etcd
+}
+
+build_kwok() {
+  local dir; dir=$(wrapper "kwok-$KWOK_VERSION" local/kwok-build)
+  cd "$dir"
+  go mod edit -go=1.24 -require="sigs.k8s.io/kwok@v$KWOK_VERSION"
+  printf '//go:build tools\n\npackage tools\n\nimport _ "sigs.k8s.io/kwok/cmd/kwok"\n' > tools.go
+  go mod tidy -e >/dev/null 2>&1 || true
+  go build -ldflags "-s -w -X sigs.k8s.io/kwok/pkg/consts.Version=v$KWOK_VERSION" -o kwok sigs.k8s.io/kwok/cmd/kwok
+  install_bin kwok kwok
+}
+
+build_pulumi() {
+  local dir; dir=$(wrapper "pulumi-$PULUMI_VERSION" local/pulumi-build)
+  cd "$dir"
+  go mod edit -go=1.24 -require="github.com/pulumi/pulumi/pkg/v3@v$PULUMI_VERSION" \
+    -require="github.com/pulumi/pulumi/sdk/v3@v$PULUMI_VERSION" \
+    -replace="github.com/atotto/clipboard=github.com/tgummerer/clipboard@v0.0.0-20241001131231-d02d263e614e"
+  printf '//go:build tools\n\npackage tools\n\nimport _ "github.com/pulumi/pulumi/pkg/v3/cmd/pulumi"\n' > tools.go
+  go mod tidy -e >/dev/null 2>&1 || true
+  go build -ldflags "-s -w -X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=v$PULUMI_VERSION" \
+    -o pulumi github.com/pulumi/pulumi/pkg/v3/cmd/pulumi
+  install_bin pulumi pulumi
+}
+
+build_langhost() {
+  local dir="$cache/build/langhost"
+  rm -rf "$dir"; mkdir -p "$dir"; cp "$repo"/toolchain/langhost/*.go "$repo"/toolchain/langhost/go.mod "$dir"/
+  cd "$dir"
+  go mod edit -require="github.com/pulumi/pulumi/sdk/v3@v$PULUMI_VERSION"
+  go mod tidy >/dev/null
+  go build -ldflags "-s -w -X main.version=$PULUMI_VERSION" -o pulumi-language-nodejs .
+  install_bin pulumi-language-nodejs pulumi-language-nodejs
+}
+
+build_kubernetes_provider() {
+  local dir; dir=$(wrapper "pulumi-kubernetes-$PULUMI_KUBERNETES_VERSION" local/pulumi-resource-kubernetes)
+  cd "$dir"
+  local mod=github.com/pulumi/pulumi-kubernetes/provider/v4
+  go mod edit -go=1.24 -require="$mod@$PULUMI_KUBERNETES_MODULE_VERSION" \
+    -replace="github.com/atotto/clipboard=github.com/tgummerer/clipboard@v0.0.0-20241001131231-d02d263e614e"
+  local src; src=$(go mod download -json "$mod@$PULUMI_KUBERNETES_MODULE_VERSION" | sed -n 's/.*"Dir": "\(.*\)".*/\1/p')
+  # The provider's own main embeds a generated schema that is not part of the module;
+  # this main serves the same provider with the schema.json the module does ship.
+  cp "$src/cmd/pulumi-resource-kubernetes/schema.json" "$src/cmd/pulumi-resource-kubernetes/terraform-mapping.json" .
+  chmod 0644 schema.json terraform-mapping.json
+  cp "$repo/toolchain/kubernetes-provider/main.go.txt" main.go
+  go mod tidy -e >/dev/null 2>&1 || true
+  go build -ldflags "-s -w -X $mod/pkg/version.Version=$PULUMI_KUBERNETES_VERSION" -o pulumi-resource-kubernetes .
+  install_bin pulumi-resource-kubernetes pulumi-resource-kubernetes
+}
+
+declare -A builder=(
+  [pulumi]=build_pulumi [pulumi-language-nodejs]=build_langhost
+  [pulumi-resource-kubernetes]=build_kubernetes_provider
+  [kube-apiserver]=build_kubernetes [kube-controller-manager]=build_kubernetes
+  [kube-scheduler]=build_kubernetes [kubectl]=build_kubernetes
+  [etcd]=build_etcd [kwok]=build_kwok
+)
+
+if [ ${#missing[@]} -gt 0 ]; then
+  log "building: ${missing[*]} (cold builds take minutes; logs in $cache/build/*.log)"
+  declare -A done_=()
+  # Two builds at a time: go parallelises within each, and two links fit in memory.
+  pids=(); labels=()
+  for n in "${missing[@]}"; do
+    b=${builder[$n]}
+    [ -n "${done_[$b]:-}" ] && continue
+    done_[$b]=1
+    ( set -e; timed "$b" "$b" ) >"$cache/build/$b.log" 2>&1 &
+    pids+=($!); labels+=("$b")
+    if [ ${#pids[@]} -ge "${TOOLCHAIN_JOBS:-2}" ]; then
+      wait "${pids[0]}" || { tail -30 "$cache/build/${labels[0]}.log" >&2; die "${labels[0]} failed (log: $cache/build/${labels[0]}.log)"; }
+      tail -1 "$cache/build/${labels[0]}.log" >&2
+      pids=("${pids[@]:1}"); labels=("${labels[@]:1}")
+    fi
+  done
+  for i in "${!pids[@]}"; do
+    wait "${pids[$i]}" || { tail -30 "$cache/build/${labels[$i]}.log" >&2; die "${labels[$i]} failed (log: $cache/build/${labels[$i]}.log)"; }
+    tail -1 "$cache/build/${labels[$i]}.log" >&2
+  done
+fi
+
+for n in "${!key[@]}"; do
+  if [ -n "${TOOLCHAIN_ONLY:-}" ] && [[ " $TOOLCHAIN_ONLY " != *" $n "* ]]; then continue; fi
+  cached "$n" || die "$n was not built"
+  ln -sfn "$cache/bin/$n-${key[$n]}" "$bindir/$n"
+done
+log "ready: $(ls "$bindir" | tr '\n' ' ')"

@@ -1,0 +1,3 @@
+module github.com/agent-platform/pulumi-language-nodejs
+
+go 1.24

@@ -1,0 +1,32 @@
+import { defineConfig } from "vitest/config";
+
+// Two projects: `unit` (Pulumi mocks, no cluster, must stay fast) and `integration`
+// (the real Pulumi CLI through the Automation API against the real local cluster).
+// Pulumi's runtime is process-global, so every test file keeps its own isolated module graph.
+export default defineConfig({
+  test: {
+    projects: [
+      {
+        test: {
+          name: "unit",
+          include: ["test/unit/**/*.test.ts"],
+          environment: "node",
+          isolate: true,
+          testTimeout: 10_000,
+        },
+      },
+      {
+        test: {
+          name: "integration",
+          include: ["test/integration/**/*.test.ts"],
+          environment: "node",
+          isolate: true,
+          // One cluster, one Pulumi backend directory per file; files run one after another.
+          fileParallelism: false,
+          testTimeout: 900_000,
+          hookTimeout: 300_000,
+        },
+      },
+    ],
+  },
+});
