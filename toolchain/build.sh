@@ -45,7 +45,10 @@ declare -A key=(
   [kwok]="$KWOK_VERSION"
 )
 
-cached() { [ -x "$cache/bin/$1-${key[$1]}" ]; }
+cached() {
+  [ -x "$cache/bin/$1-${key[$1]}" ] || return 1
+  [ "$1" != kwok ] || [ -f "$cache/bin/kwok-stages-${key[kwok]}.yaml" ]
+}
 
 missing=()
 for n in "${!key[@]}"; do
@@ -137,6 +140,15 @@ build_kwok() {
   printf '//go:build tools\n\npackage tools\n\nimport _ "sigs.k8s.io/kwok/cmd/kwok"\n' > tools.go
   go mod tidy -e >/dev/null 2>&1 || true
   go build -ldflags "-s -w -X sigs.k8s.io/kwok/pkg/consts.Version=v$KWOK_VERSION" -o kwok sigs.k8s.io/kwok/cmd/kwok
+  # KWOK's behaviour (nodes Ready with a lease heartbeat, pods Running and Ready, deletion)
+  # comes from the stage files its module ships; recent versions need them passed explicitly.
+  local src; src=$(go mod download -json "sigs.k8s.io/kwok@v$KWOK_VERSION" | sed -n 's/.*"Dir": "\(.*\)".*/\1/p')
+  local st="$src/kustomize/stage"
+  for f in node/fast/node-initialize.yaml node/heartbeat-with-lease/node-heartbeat-with-lease.yaml \
+    pod/fast/pod-ready.yaml pod/fast/pod-complete.yaml pod/fast/pod-delete.yaml; do
+    [ -f "$st/$f" ] || die "kwok stage file $f is missing from sigs.k8s.io/kwok@v$KWOK_VERSION"
+    printf -- '---\n'; cat "$st/$f"
+  done > "$cache/bin/kwok-stages-${key[kwok]}.yaml"
   install_bin kwok kwok
 }
 
@@ -216,4 +228,8 @@ for n in "${!key[@]}"; do
   cached "$n" || die "$n was not built"
   ln -sfn "$cache/bin/$n-${key[$n]}" "$bindir/$n"
 done
+if [ -z "${TOOLCHAIN_ONLY:-}" ] || [[ " $TOOLCHAIN_ONLY " == *" kwok "* ]]; then
+  ln -sfn "$cache/bin/kwok-stages-${key[kwok]}.yaml" "$repo/.local/kwok-stages.yaml"
+fi
+ln -sfn "$repo/toolchain/bin/pulumi-resource-pulumi-nodejs" "$bindir/pulumi-resource-pulumi-nodejs"
 log "ready: $(ls "$bindir" | tr '\n' ' ')"
