@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Everything a fresh machine needs before `npm test` or a deploy: npm packages (with the
+# project's pinned Node.js 22), then the toolchain (built once, cached by version).
+set -euo pipefail
+repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$repo"
+log() { printf '[setup] %s\n' "$*" >&2; }
+
+for tool in go npm openssl curl ss git; do
+  command -v "$tool" >/dev/null || missing="${missing:-} $tool"
+done
+if [ -n "${missing:-}" ]; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    log "installing Debian packages for:$missing"
+    apt-get update -qq && apt-get install -y -qq openssl curl iproute2 git golang npm >/dev/null
+  else
+    echo "[setup] error: missing$missing; install them (Debian: apt-get install openssl curl iproute2 git golang npm)" >&2
+    exit 1
+  fi
+fi
+
+# npm ci only when the lockfile changed since the last install.
+stamp=node_modules/.agent-platform-lock.sha256
+want=$(sha256sum package-lock.json | cut -d' ' -f1)
+if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ] || [ ! -x node_modules/.bin/node ]; then
+  log "npm ci"
+  # Package install scripts would try to download Pulumi plugins: skip them, then run the
+  # one we need (the `node` package links its Node.js 22 binary into node_modules/.bin).
+  npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
+  npm rebuild node --loglevel=error
+  echo "$want" > "$stamp"
+fi
+node_modules/.bin/node --version >/dev/null
+bash toolchain/build.sh
