@@ -1,0 +1,478 @@
+// The whole stack configuration, read once and validated once.
+//
+// `validateConfig` is pure (plain strings in, a typed config or one ConfigError listing every
+// problem out) so tests cover each rule without the Pulumi runtime. `loadConfig` reads the
+// stack's config through the Pulumi SDK and hands it to `validateConfig`; secret values are read
+// only with `getSecret` and never reach the validator: it only learns whether each one is set.
+import * as crypto from "crypto";
+import * as fs from "fs";
+import * as path from "path";
+import * as pulumi from "@pulumi/pulumi";
+import { z } from "zod";
+
+export const PROJECT = "agent-platform";
+
+/** The five values the platform generates once and keeps (see components/generatedSecrets.ts). */
+export const GENERATED_SECRET_NAMES = [
+  "postgresPassword",
+  "credentialEncryptionKey",
+  "engineApiKey",
+  "authSecret",
+  "logEncryptionKey",
+] as const;
+export type GeneratedSecretName = (typeof GENERATED_SECRET_NAMES)[number];
+
+export const POD_SECURITY_LEVELS = ["privileged", "baseline", "restricted"] as const;
+export type PodSecurityLevel = (typeof POD_SECURITY_LEVELS)[number];
+
+export const REGISTRY_MODES = ["ecr", "static", "none"] as const;
+export type RegistryMode = (typeof REGISTRY_MODES)[number];
+
+type KeyKind = "string" | "integer" | "object";
+
+export interface ConfigKeySpec {
+  /** Pulumi.yaml `type`; `undefined` for keys that Pulumi.yaml must leave untyped (see docs/program.md). */
+  kind: KeyKind;
+  secret: boolean;
+  /** The default declared in Pulumi.yaml; `undefined` = required. "" means "unset". */
+  default?: string | number | Record<string, unknown>;
+  description: string;
+  example: string;
+}
+
+const DEFAULT_RESOURCES = {
+  engine: { requests: { cpu: "250m", memory: "512Mi" }, limits: { cpu: "2", memory: "2Gi" } },
+  commandCenter: { requests: { cpu: "100m", memory: "256Mi" }, limits: { cpu: "1", memory: "1Gi" } },
+  postgres: { requests: { cpu: "250m", memory: "256Mi" }, limits: { cpu: "1", memory: "1Gi" } },
+};
+
+/**
+ * Every key of the `agent-platform:` namespace. Pulumi.yaml declares exactly these (a unit test
+ * checks that the two stay in step) and docs/program.md documents them.
+ */
+export const CONFIG_KEYS = {
+  imageTag: { kind: "string", secret: false, description: "Image tag of the engine and command center images (required, no default).", example: "0.7.3" },
+  instanceName: { kind: "string", secret: false, default: "ai-2501", description: "Instance name: prefix of Service names and value of app.kubernetes.io/instance (DNS-1123 label, at most 40 characters).", example: "ai-2501" },
+  namespace: { kind: "string", secret: false, default: "ai-2501", description: "Namespace of the engine, command center and postgres (DNS-1123 label).", example: "ai-2501" },
+  executorNamespace: { kind: "string", secret: false, default: "", description: "Optional separate sandbox namespace for executor pods (DNS-1123 label, different from namespace). Empty: executor pods run in the engine namespace.", example: "ai-2501-executors" },
+  executorPodSecurityLevel: { kind: "string", secret: false, default: "baseline", description: "Pod Security level enforced where executor pods run (privileged, baseline or restricted); warn and audit are always restricted.", example: "baseline" },
+  publicUrl: { kind: "string", secret: false, description: "Public URL of the command center (http or https); becomes BASE_URL.", example: "https://agents.example.com" },
+  kubeContext: { kind: "string", secret: false, default: "", description: "kubeconfig context to deploy to. Empty: the current context of $KUBECONFIG.", example: "prod-eks" },
+  registryMode: { kind: "string", secret: false, default: "none", description: "How images are pulled: ecr (short-lived token from AWS ECR), static (server, username, password) or none (public images, no pull secret).", example: "ecr" },
+  registryServer: { kind: "string", secret: false, default: "", description: "Image registry prefix (host[/path]). ecr: derived from registryId and registryRegion when empty; static: required; none: optional.", example: "123456789012.dkr.ecr.eu-west-1.amazonaws.com" },
+  registryRegion: { kind: "string", secret: false, default: "", description: "ecr mode: AWS region of the registry.", example: "eu-west-1" },
+  registryId: { kind: "string", secret: false, default: "", description: "ecr mode: AWS account id that owns the registry (12 digits).", example: "123456789012" },
+  registryUsername: { kind: "string", secret: false, default: "", description: "static mode: registry user name.", example: "robot$agent-platform" },
+  registryPassword: { kind: "string", secret: true, default: "", description: "static mode: registry password or token (secret).", example: "pulumi config set --secret registryPassword <token>" },
+  engineImageRepository: { kind: "string", secret: false, default: "engine", description: "Repository of the engine image under registryServer.", example: "engine" },
+  commandCenterImageRepository: { kind: "string", secret: false, default: "command-center", description: "Repository of the command center image under registryServer.", example: "command-center" },
+  postgresImage: { kind: "string", secret: false, default: "postgres:16", description: "Full PostgreSQL image reference (a Debian-based image: it runs as uid/gid 999).", example: "postgres:16.6" },
+  elasticsearchUrl: { kind: "string", secret: false, default: "", description: "Elasticsearch URL (http or https). Empty: no Elasticsearch settings are passed.", example: "https://es.example.com:9200" },
+  elasticsearchUsername: { kind: "string", secret: false, default: "", description: "Elasticsearch user (required with elasticsearchUrl).", example: "agent-engine" },
+  elasticsearchPassword: { kind: "string", secret: true, default: "", description: "Elasticsearch password (secret; required with elasticsearchUrl).", example: "pulumi config set --secret elasticsearchPassword <password>" },
+  awsRegion: { kind: "string", secret: false, default: "", description: "AWS region for the engine (AWS_REGION). Empty: no AWS settings are passed.", example: "eu-west-1" },
+  awsAccessKeyId: { kind: "string", secret: false, default: "", description: "AWS access key id for the engine, also used by the ecr-mode AWS provider when set.", example: "AKIAIOSFODNN7EXAMPLE" },
+  awsSecretAccessKey: { kind: "string", secret: true, default: "", description: "AWS secret access key (secret; required with awsAccessKeyId).", example: "pulumi config set --secret awsSecretAccessKey <key>" },
+  licensePublicKey: { kind: "string", secret: false, default: "", description: "License public key as a PEM (set exactly one of licensePublicKey and licensePublicKeyFile).", example: "cat license.public.pem | pulumi config set licensePublicKey" },
+  licensePublicKeyFile: { kind: "string", secret: false, default: "", description: "Path (relative to the project) of the license public key PEM file.", example: "./license.public.pem" },
+  postgresStorageSize: { kind: "string", secret: false, default: "10Gi", description: "Size of the postgres PersistentVolumeClaim (Kubernetes quantity).", example: "20Gi" },
+  postgresStorageClass: { kind: "string", secret: false, default: "", description: "StorageClass of the postgres PVC. Empty: the cluster default.", example: "gp3" },
+  engineReplicas: { kind: "integer", secret: false, default: 1, description: "Engine replicas (1-20).", example: "2" },
+  commandCenterReplicas: { kind: "integer", secret: false, default: 1, description: "Command center replicas (1-20).", example: "2" },
+  engineResources: { kind: "object", secret: false, default: DEFAULT_RESOURCES.engine, description: "Engine container requests and limits ({requests: {cpu, memory}, limits: {cpu, memory}}).", example: 'pulumi config set --path engineResources.limits.memory 4Gi' },
+  commandCenterResources: { kind: "object", secret: false, default: DEFAULT_RESOURCES.commandCenter, description: "Command center container requests and limits.", example: 'pulumi config set --path commandCenterResources.requests.cpu 200m' },
+  postgresResources: { kind: "object", secret: false, default: DEFAULT_RESOURCES.postgres, description: "Postgres container requests and limits.", example: 'pulumi config set --path postgresResources.limits.memory 2Gi' },
+  secretRotation: { kind: "object", secret: false, default: {}, description: "Rotation keepers of the generated secrets: changing one (after `pulumi state unprotect`) regenerates that secret.", example: 'pulumi config set --path secretRotation.engineApiKey 2025-06' },
+  postgresPassword: { kind: "string", secret: true, default: "", description: "Hand-set PostgreSQL password (secret). Empty: the generated one.", example: "pulumi config set --secret postgresPassword <value>" },
+  credentialEncryptionKey: { kind: "string", secret: true, default: "", description: "Hand-set credential encryption key, 64 hex characters (secret). Empty: the generated one.", example: "pulumi config set --secret credentialEncryptionKey $(openssl rand -hex 32)" },
+  engineApiKey: { kind: "string", secret: true, default: "", description: "Hand-set engine API key (secret). Empty: the generated one.", example: "pulumi config set --secret engineApiKey <value>" },
+  authSecret: { kind: "string", secret: true, default: "", description: "Hand-set auth secret (secret). Empty: the generated one.", example: "pulumi config set --secret authSecret <value>" },
+  logEncryptionKey: { kind: "string", secret: true, default: "", description: "Hand-set log encryption key, 64 hex characters (secret). Empty: the generated one.", example: "pulumi config set --secret logEncryptionKey $(openssl rand -hex 32)" },
+} as const satisfies Record<string, ConfigKeySpec>;
+
+export type ConfigKey = keyof typeof CONFIG_KEYS;
+export const SECRET_KEYS = (Object.keys(CONFIG_KEYS) as ConfigKey[]).filter((k) => CONFIG_KEYS[k].secret);
+export type SecretKey = "registryPassword" | "elasticsearchPassword" | "awsSecretAccessKey" | GeneratedSecretName;
+export type PlainKey = Exclude<ConfigKey, SecretKey>;
+
+/** What the validator sees: plain values as strings; for secrets only whether each is set. */
+export interface RawConfig {
+  values: Partial<Record<PlainKey, string>>;
+  secretsSet: Partial<Record<SecretKey, boolean>>;
+}
+
+export interface ResourceSpec {
+  requests: { cpu: string; memory: string };
+  limits: { cpu: string; memory: string };
+}
+
+export type RegistrySettings =
+  | { mode: "ecr"; region: string; registryId?: string; server: string; host: string }
+  | { mode: "static"; server: string; host: string; username: string }
+  | { mode: "none"; server?: string };
+
+/** The validated, typed configuration without secret values (those stay Outputs, see PlatformConfig). */
+export interface ValidatedConfig {
+  imageTag: string;
+  instanceName: string;
+  namespace: string;
+  executorNamespace?: string;
+  executorPodSecurityLevel: PodSecurityLevel;
+  publicUrl: string;
+  kubeContext?: string;
+  registry: RegistrySettings;
+  images: { engine: string; commandCenter: string; postgres: string };
+  elasticsearch?: { url: string; username: string };
+  aws?: { region?: string; accessKeyId?: string };
+  licensePublicKeyPem: string;
+  postgres: { storageSize: string; storageClass?: string; resources: ResourceSpec };
+  engine: { replicas: number; resources: ResourceSpec };
+  commandCenter: { replicas: number; resources: ResourceSpec };
+  secretRotation: Record<GeneratedSecretName, string>;
+  /** Which generated secrets the operator set by hand. */
+  secretOverrides: Record<GeneratedSecretName, boolean>;
+}
+
+export interface PlatformSecrets {
+  registryPassword?: pulumi.Output<string>;
+  elasticsearchPassword?: pulumi.Output<string>;
+  awsSecretAccessKey?: pulumi.Output<string>;
+  /** Hand-set values of generated secrets (only those that are set). */
+  overrides: Partial<Record<GeneratedSecretName, pulumi.Output<string>>>;
+}
+
+export interface PlatformConfig extends ValidatedConfig {
+  secrets: PlatformSecrets;
+}
+
+export interface ConfigIssue {
+  key: string;
+  /** The offending value, or "(unset)"; "(secret)" for secret keys: a secret's value is never shown. */
+  value: string;
+  rule: string;
+  example: string;
+}
+
+export class ConfigError extends Error {
+  constructor(public readonly issues: ConfigIssue[]) {
+    super(formatIssues(issues));
+    this.name = "ConfigError";
+  }
+}
+
+function formatIssues(issues: ConfigIssue[]): string {
+  const lines = issues.map(
+    (i) => `  - ${PROJECT}:${i.key} = ${i.value}: ${i.rule}. Example: ${i.example}`,
+  );
+  return `Invalid stack configuration (${issues.length} problem${issues.length === 1 ? "" : "s"}); nothing was deployed:\n${lines.join("\n")}`;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Rules
+
+const DNS1123_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+const DNS1123_RULE = "must be a DNS-1123 label (lowercase letters, digits and '-', starting and ending with a letter or digit, at most 63 characters)";
+// The Kubernetes resource.Quantity grammar (apimachinery/pkg/api/resource).
+const QUANTITY = /^(\+|-)?(([0-9]+(\.[0-9]*)?)|(\.[0-9]+))(([KMGTPE]i)|[numkMGTPE]|([eE](\+|-)?(([0-9]+(\.[0-9]*)?)|(\.[0-9]+))))?$/;
+const IMAGE_TAG = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/;
+const AWS_REGION = /^[a-z]{2}(-gov|-iso[a-z]*)?-[a-z]+-\d$/;
+const ACCOUNT_ID = /^\d{12}$/;
+const ECR_HOST = /^(\d{12})\.dkr\.ecr\.([a-z0-9-]+)\.amazonaws\.com(\.cn)?$/;
+const REGISTRY_SERVER = /^[a-z0-9]([a-z0-9.-]*[a-z0-9])?(:\d{1,5})?(\/[a-z0-9._\/-]*[a-z0-9])?$/;
+const IMAGE_REPO = /^[a-z0-9]+([._\/-][a-z0-9]+)*$/;
+const IMAGE_REF = /^[A-Za-z0-9][A-Za-z0-9._\/:@-]*$/;
+const HEX64 = /^[0-9a-f]{64}$/i;
+
+const dnsLabel = z.string().max(63, DNS1123_RULE).regex(DNS1123_LABEL, DNS1123_RULE);
+const quantity = z.string({ error: "must be a Kubernetes quantity such as 500m, 1, 512Mi or 2Gi" }).regex(QUANTITY, "must be a Kubernetes quantity such as 500m, 1, 512Mi or 2Gi");
+const cpuMemory = z
+  .object({ cpu: quantity, memory: quantity }, { error: "must be an object {cpu, memory}" })
+  .strict();
+const resourceSpec = z
+  .object({ requests: cpuMemory, limits: cpuMemory }, { error: "must be an object {requests: {cpu, memory}, limits: {cpu, memory}}" })
+  .strict();
+
+function httpUrl(rule: string, base: z.ZodString = z.string()) {
+  return base.refine((v) => {
+    try {
+      const u = new URL(v);
+      return (u.protocol === "http:" || u.protocol === "https:") && u.hostname !== "";
+    } catch {
+      return false;
+    }
+  }, rule);
+}
+
+/** A string that must be set: "is required" when it is missing. */
+const requiredString = z.string({ error: (iss) => (iss.input === undefined ? "is required" : "must be a string") });
+
+function intInRange(min: number, max: number) {
+  return z
+    .string()
+    .regex(/^\d+$/, `must be a whole number from ${min} to ${max}`)
+    .transform(Number)
+    .refine((n) => n >= min && n <= max, `must be a whole number from ${min} to ${max}`);
+}
+
+function jsonObject<T extends z.ZodType>(schema: T) {
+  return z.string().transform((s, ctx) => {
+    try {
+      return JSON.parse(s) as unknown;
+    } catch {
+      ctx.addIssue({ code: "custom", message: "must be a JSON object" });
+      return z.NEVER;
+    }
+  }).pipe(schema);
+}
+
+const plainSchema = z.object({
+  imageTag: requiredString.regex(IMAGE_TAG, "must be an image tag: letters, digits, '_', '.', '-', at most 128 characters, not starting with '.' or '-'"),
+  instanceName: dnsLabel.max(40, "must be a DNS-1123 label of at most 40 characters (Service names append up to 23)"),
+  namespace: dnsLabel,
+  executorNamespace: dnsLabel.optional(),
+  executorPodSecurityLevel: z.enum(POD_SECURITY_LEVELS, { error: "must be one of privileged, baseline, restricted" }),
+  publicUrl: httpUrl("must be an absolute http:// or https:// URL", requiredString),
+  kubeContext: z.string().optional(),
+  registryMode: z.enum(REGISTRY_MODES, { error: "must be one of ecr, static, none" }),
+  registryServer: z.string().regex(REGISTRY_SERVER, "must be a registry host with an optional port and path, without a scheme").optional(),
+  registryRegion: z.string().regex(AWS_REGION, "must be an AWS region name").optional(),
+  registryId: z.string().regex(ACCOUNT_ID, "must be a 12-digit AWS account id").optional(),
+  registryUsername: z.string().optional(),
+  engineImageRepository: z.string().regex(IMAGE_REPO, "must be an image repository path (lowercase)"),
+  commandCenterImageRepository: z.string().regex(IMAGE_REPO, "must be an image repository path (lowercase)"),
+  postgresImage: z.string().regex(IMAGE_REF, "must be an image reference"),
+  elasticsearchUrl: httpUrl("must be an absolute http:// or https:// URL").optional(),
+  elasticsearchUsername: z.string().optional(),
+  awsRegion: z.string().regex(AWS_REGION, "must be an AWS region name").optional(),
+  awsAccessKeyId: z.string().regex(/^[A-Z0-9]{16,128}$/, "must be an AWS access key id (uppercase letters and digits)").optional(),
+  licensePublicKey: z.string().optional(),
+  licensePublicKeyFile: z.string().optional(),
+  postgresStorageSize: quantity,
+  postgresStorageClass: z.string().regex(/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/, "must be a StorageClass name (DNS-1123 subdomain)").optional(),
+  engineReplicas: intInRange(1, 20),
+  commandCenterReplicas: intInRange(1, 20),
+  engineResources: jsonObject(resourceSpec),
+  commandCenterResources: jsonObject(resourceSpec),
+  postgresResources: jsonObject(resourceSpec),
+  secretRotation: jsonObject(
+    z.partialRecord(z.enum(GENERATED_SECRET_NAMES, { error: `keys must be among ${GENERATED_SECRET_NAMES.join(", ")}` }), z.string().min(1, "values must be non-empty strings")),
+  ),
+});
+
+export interface ValidateOptions {
+  /** Reads licensePublicKeyFile; defaults to fs.readFileSync relative to `baseDir`. */
+  readFile?: (file: string) => string;
+  baseDir?: string;
+}
+
+function display(key: string, values: Record<string, string | undefined>): string {
+  if ((CONFIG_KEYS as Record<string, ConfigKeySpec>)[key]?.secret) return "(secret)";
+  const v = values[key];
+  if (v === undefined) return "(unset)";
+  const shown = v.length > 120 ? `${v.slice(0, 117)}...` : v;
+  return JSON.stringify(shown);
+}
+
+function exampleFor(key: string): string {
+  const spec = (CONFIG_KEYS as Record<string, ConfigKeySpec>)[key];
+  return spec ? spec.example : "see docs/program.md";
+}
+
+function defaultsApplied(values: Partial<Record<PlainKey, string>>): Record<string, string | undefined> {
+  const out: Record<string, string | undefined> = {};
+  for (const key of Object.keys(CONFIG_KEYS) as ConfigKey[]) {
+    const spec: ConfigKeySpec = CONFIG_KEYS[key];
+    if (spec.secret) continue;
+    const given = values[key as PlainKey];
+    if (given !== undefined && given !== "") {
+      out[key] = given;
+      continue;
+    }
+    const d = spec.default;
+    if (d === undefined || d === "") out[key] = undefined;
+    else out[key] = typeof d === "string" ? d : JSON.stringify(d);
+  }
+  return out;
+}
+
+/** Validates a whole stack config; throws one ConfigError that lists every problem. */
+export function validateConfig(raw: RawConfig, options: ValidateOptions = {}): ValidatedConfig {
+  const values = defaultsApplied(raw.values);
+  const issues: ConfigIssue[] = [];
+  const add = (key: string, rule: string) =>
+    issues.push({ key, value: display(key, values), rule, example: exampleFor(key) });
+
+  const unknownKeys = Object.keys(raw.values).filter((k) => !(k in CONFIG_KEYS) || CONFIG_KEYS[k as ConfigKey].secret);
+  for (const k of unknownKeys) add(k, "is not a key this program reads (or is a secret key read as plain text)");
+
+  const parsed = plainSchema.safeParse(values);
+  if (!parsed.success) {
+    for (const issue of parsed.error.issues) {
+      const key = String(issue.path[0] ?? "(config)");
+      const sub = issue.path.slice(1).map(String).join(".");
+      add(key, sub ? `${sub}: ${issue.message}` : issue.message);
+    }
+  }
+  const set = (k: SecretKey) => raw.secretsSet[k] === true;
+
+  // Cross-field rules (each reported against the key that has to change).
+  if (values.executorNamespace !== undefined && values.executorNamespace === values.namespace) {
+    add("executorNamespace", "must differ from namespace (leave it empty to run executor pods in the engine namespace)");
+  }
+
+  const mode = values.registryMode;
+  let registry: RegistrySettings | undefined;
+  const server = values.registryServer;
+  const host = server?.split("/")[0];
+  if (mode === "ecr") {
+    if (values.registryRegion === undefined) add("registryRegion", "is required when registryMode is ecr");
+    let registryId = values.registryId;
+    const ecrHost = host !== undefined ? ECR_HOST.exec(host) : null;
+    if (server !== undefined && ecrHost === null) add("registryServer", "must be an ECR registry host (<account>.dkr.ecr.<region>.amazonaws.com[/path]) when registryMode is ecr");
+    if (registryId === undefined && ecrHost) registryId = ecrHost[1];
+    if (registryId === undefined && server === undefined) add("registryId", "is required when registryMode is ecr and registryServer is empty");
+    if (ecrHost && values.registryId !== undefined && ecrHost[1] !== values.registryId) add("registryServer", `must belong to registryId ${values.registryId}`);
+    if (ecrHost && values.registryRegion !== undefined && ecrHost[2] !== values.registryRegion) add("registryServer", `must be in registryRegion ${values.registryRegion}`);
+    if (values.registryRegion !== undefined && (server !== undefined || registryId !== undefined)) {
+      const s = server ?? `${registryId}.dkr.ecr.${values.registryRegion}.amazonaws.com`;
+      registry = { mode: "ecr", region: values.registryRegion, registryId, server: s, host: s.split("/")[0] };
+    }
+    if (set("registryPassword")) add("registryPassword", "is only used when registryMode is static");
+  } else if (mode === "static") {
+    if (server === undefined) add("registryServer", "is required when registryMode is static");
+    if (values.registryUsername === undefined) add("registryUsername", "is required when registryMode is static");
+    if (!set("registryPassword")) add("registryPassword", "is required (as a secret) when registryMode is static");
+    if (server !== undefined && host !== undefined && values.registryUsername !== undefined) {
+      registry = { mode: "static", server, host, username: values.registryUsername };
+    }
+  } else if (mode === "none") {
+    if (set("registryPassword")) add("registryPassword", "is only used when registryMode is static");
+    registry = { mode: "none", server };
+  }
+
+  if (values.elasticsearchUrl !== undefined) {
+    if (values.elasticsearchUsername === undefined) add("elasticsearchUsername", "is required when elasticsearchUrl is set");
+    if (!set("elasticsearchPassword")) add("elasticsearchPassword", "is required (as a secret) when elasticsearchUrl is set");
+  } else {
+    if (values.elasticsearchUsername !== undefined) add("elasticsearchUrl", "is required when elasticsearchUsername is set");
+    else if (set("elasticsearchPassword")) add("elasticsearchUrl", "is required when elasticsearchPassword is set");
+  }
+  if (values.awsAccessKeyId !== undefined && !set("awsSecretAccessKey")) add("awsSecretAccessKey", "is required (as a secret) when awsAccessKeyId is set");
+  if (values.awsAccessKeyId === undefined && set("awsSecretAccessKey")) add("awsAccessKeyId", "is required when awsSecretAccessKey is set");
+
+  let licensePublicKeyPem: string | undefined;
+  const pemInline = values.licensePublicKey;
+  const pemFile = values.licensePublicKeyFile;
+  if (pemInline !== undefined && pemFile !== undefined) {
+    add("licensePublicKeyFile", "must be empty when licensePublicKey is set (set exactly one of the two)");
+  } else if (pemInline === undefined && pemFile === undefined) {
+    add("licensePublicKey", "is required: set licensePublicKey (a PEM) or licensePublicKeyFile (a path)");
+  } else if (pemInline !== undefined) {
+    licensePublicKeyPem = checkPublicKey(pemInline, (rule) => add("licensePublicKey", rule));
+  } else if (pemFile !== undefined) {
+    const read = options.readFile ?? ((f: string) => fs.readFileSync(path.resolve(options.baseDir ?? process.cwd(), f), "utf8"));
+    let text: string | undefined;
+    try {
+      text = read(pemFile);
+    } catch (e) {
+      add("licensePublicKeyFile", `must name a readable file (${(e as Error).message})`);
+    }
+    if (text !== undefined) licensePublicKeyPem = checkPublicKey(text, (rule) => add("licensePublicKeyFile", `must hold a PEM public key: ${rule}`));
+  }
+
+  if (issues.length > 0 || !parsed.success || registry === undefined || licensePublicKeyPem === undefined) {
+    if (issues.length === 0) add("(config)", "could not be validated");
+    throw new ConfigError(issues);
+  }
+  const d = parsed.data;
+  const prefix = registry.server ? `${registry.server}/` : "";
+  const rotation = Object.fromEntries(GENERATED_SECRET_NAMES.map((n) => [n, d.secretRotation[n] ?? ""])) as Record<GeneratedSecretName, string>;
+  const overrides = Object.fromEntries(GENERATED_SECRET_NAMES.map((n) => [n, set(n)])) as Record<GeneratedSecretName, boolean>;
+  return {
+    imageTag: d.imageTag,
+    instanceName: d.instanceName,
+    namespace: d.namespace,
+    executorNamespace: d.executorNamespace,
+    executorPodSecurityLevel: d.executorPodSecurityLevel,
+    publicUrl: d.publicUrl,
+    kubeContext: d.kubeContext,
+    registry,
+    images: {
+      engine: `${prefix}${d.engineImageRepository}:${d.imageTag}`,
+      commandCenter: `${prefix}${d.commandCenterImageRepository}:${d.imageTag}`,
+      postgres: d.postgresImage,
+    },
+    elasticsearch: d.elasticsearchUrl !== undefined && d.elasticsearchUsername !== undefined ? { url: d.elasticsearchUrl, username: d.elasticsearchUsername } : undefined,
+    aws: d.awsRegion !== undefined || d.awsAccessKeyId !== undefined ? { region: d.awsRegion, accessKeyId: d.awsAccessKeyId } : undefined,
+    licensePublicKeyPem,
+    postgres: { storageSize: d.postgresStorageSize, storageClass: d.postgresStorageClass, resources: d.postgresResources },
+    engine: { replicas: d.engineReplicas, resources: d.engineResources },
+    commandCenter: { replicas: d.commandCenterReplicas, resources: d.commandCenterResources },
+    secretRotation: rotation,
+    secretOverrides: overrides,
+  };
+}
+
+function checkPublicKey(pem: string, report: (rule: string) => void): string | undefined {
+  const text = pem.trim() + "\n";
+  if (!/-----BEGIN PUBLIC KEY-----/.test(text)) {
+    report("must be a PEM public key (-----BEGIN PUBLIC KEY-----); a private key or certificate is not accepted");
+    return undefined;
+  }
+  try {
+    crypto.createPublicKey(text);
+    return text;
+  } catch (e) {
+    report(`must be a PEM public key that parses (${(e as Error).message})`);
+    return undefined;
+  }
+}
+
+/** Checks hand-set values of generated secrets inside an apply (their values are never in the schema). */
+export function checkSecretOverride(name: GeneratedSecretName, value: string): string {
+  if ((name === "credentialEncryptionKey" || name === "logEncryptionKey") && !HEX64.test(value)) {
+    throw new ConfigError([{ key: name, value: "(secret)", rule: "must be 64 hexadecimal characters (a 256-bit key)", example: CONFIG_KEYS[name].example }]);
+  }
+  if (value.length < 16) {
+    throw new ConfigError([{ key: name, value: "(secret)", rule: "must be at least 16 characters", example: CONFIG_KEYS[name].example }]);
+  }
+  return value;
+}
+
+/**
+ * Reads and validates the stack config through the Pulumi SDK. Throws ConfigError before anything
+ * is registered. Secret values are read only with `getSecret`; the validator sees whether each is
+ * set (`pulumi.runtime.getConfig` presence), never the value.
+ */
+export function loadConfig(options: ValidateOptions = {}): PlatformConfig {
+  const cfg = new pulumi.Config(PROJECT);
+  const values: Partial<Record<PlainKey, string>> = {};
+  const secretsSet: Partial<Record<SecretKey, boolean>> = {};
+  for (const key of Object.keys(CONFIG_KEYS) as ConfigKey[]) {
+    const spec: ConfigKeySpec = CONFIG_KEYS[key];
+    if (spec.secret) {
+      const present = pulumi.runtime.getConfig(`${PROJECT}:${key}`);
+      secretsSet[key as SecretKey] = present !== undefined && present !== "";
+    } else {
+      const v = cfg.get(key);
+      if (v !== undefined) values[key as PlainKey] = v;
+    }
+  }
+  const validated = validateConfig({ values, secretsSet }, options);
+  const secretIfSet = (key: SecretKey): pulumi.Output<string> | undefined =>
+    secretsSet[key] ? cfg.requireSecret(key) : undefined;
+  const overrides: Partial<Record<GeneratedSecretName, pulumi.Output<string>>> = {};
+  for (const name of GENERATED_SECRET_NAMES) {
+    const v = secretIfSet(name);
+    if (v) overrides[name] = v.apply((s) => checkSecretOverride(name, s));
+  }
+  return {
+    ...validated,
+    secrets: {
+      registryPassword: secretIfSet("registryPassword"),
+      elasticsearchPassword: secretIfSet("elasticsearchPassword"),
+      awsSecretAccessKey: secretIfSet("awsSecretAccessKey"),
+      overrides,
+    },
+  };
+}
