@@ -1,0 +1,34 @@
+import type * as k8s from "@pulumi/kubernetes";
+import type { PodSecurityLevel } from "../../config";
+import { standardLabels } from "./labels";
+
+export interface PodSecurityPolicyLabels {
+  enforce: PodSecurityLevel;
+  /** warn and audit are always `restricted`, so anything short of it is visible. */
+}
+
+/** Pod Security admission labels: `enforce` at the given level, `warn` and `audit` at restricted. */
+export function podSecurityLabels(enforce: PodSecurityLevel): Record<string, string> {
+  return {
+    "pod-security.kubernetes.io/enforce": enforce,
+    "pod-security.kubernetes.io/enforce-version": "latest",
+    "pod-security.kubernetes.io/warn": "restricted",
+    "pod-security.kubernetes.io/warn-version": "latest",
+    "pod-security.kubernetes.io/audit": "restricted",
+    "pod-security.kubernetes.io/audit-version": "latest",
+  };
+}
+
+export function namespaceArgs(
+  name: string,
+  role: "workloads" | "executors",
+  enforce: PodSecurityLevel,
+  instance: string,
+): k8s.core.v1.NamespaceArgs {
+  return {
+    metadata: {
+      name,
+      labels: { ...standardLabels("agent-platform", role, instance), ...podSecurityLabels(enforce) },
+    },
+  };
+}

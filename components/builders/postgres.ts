@@ -1,0 +1,116 @@
+import type * as k8s from "@pulumi/kubernetes";
+import type * as pulumi from "@pulumi/pulumi";
+import type { ResourceSpec } from "../../config";
+import { selectorLabels, standardLabels } from "./labels";
+import { CHECKSUM_ANNOTATION, containerSecurityContext, podSecurityContext } from "./security";
+import { clusterIpService, envFromSecret, resources } from "./workload";
+
+export const POSTGRES_PORT = 5432;
+export const POSTGRES_UID = 999; // the postgres user of the Debian-based official image
+export const POSTGRES_DB = "engine";
+export const POSTGRES_USER = "engine";
+export const PGDATA_MOUNT = "/var/lib/postgresql/data";
+/** A subdirectory: initdb refuses a mount point that holds lost+found. */
+export const PGDATA = `${PGDATA_MOUNT}/pgdata`;
+
+const APP = "postgres";
+const COMPONENT = "database";
+
+export const postgresLabels = (instance: string) => standardLabels(APP, COMPONENT, instance);
+export const postgresSelector = (instance: string) => selectorLabels(APP, COMPONENT, instance);
+export const postgresServiceName = (instance: string) => `${instance}-postgres`;
+
+export function postgresSecretData(password: string): Record<string, string> {
+  return { POSTGRES_PASSWORD: password };
+}
+
+export function postgresPvcArgs(
+  namespace: string,
+  instance: string,
+  size: string,
+  storageClass: string | undefined,
+): k8s.core.v1.PersistentVolumeClaimArgs {
+  return {
+    metadata: { namespace, labels: postgresLabels(instance) },
+    spec: {
+      accessModes: ["ReadWriteOnce"],
+      storageClassName: storageClass,
+      resources: { requests: { storage: size } },
+    },
+  };
+}
+
+export interface PostgresDeploymentArgs {
+  namespace: string;
+  instance: string;
+  image: string;
+  resources: ResourceSpec;
+  secretName: pulumi.Input<string>;
+  pvcName: pulumi.Input<string>;
+  checksum: pulumi.Input<string>;
+  imagePullSecretName?: string;
+}
+
+export function postgresDeploymentArgs(a: PostgresDeploymentArgs): k8s.apps.v1.DeploymentArgs {
+  const selector = postgresSelector(a.instance);
+  return {
+    metadata: { namespace: a.namespace, labels: postgresLabels(a.instance) },
+    spec: {
+      replicas: 1,
+      // A ReadWriteOnce volume cannot be attached to an old and a new pod at once.
+      strategy: { type: "Recreate" },
+      selector: { matchLabels: selector },
+      template: {
+        metadata: { labels: postgresLabels(a.instance), annotations: { [CHECKSUM_ANNOTATION]: a.checksum } },
+        spec: {
+          automountServiceAccountToken: false,
+          enableServiceLinks: false,
+          securityContext: podSecurityContext(POSTGRES_UID, POSTGRES_UID),
+          imagePullSecrets: a.imagePullSecretName ? [{ name: a.imagePullSecretName }] : undefined,
+          containers: [
+            {
+              name: "postgres",
+              image: a.image,
+              ports: [{ name: "postgres", containerPort: POSTGRES_PORT, protocol: "TCP" }],
+              env: [
+                { name: "POSTGRES_DB", value: POSTGRES_DB },
+                { name: "POSTGRES_USER", value: POSTGRES_USER },
+                { name: "PGDATA", value: PGDATA },
+                ...envFromSecret(a.secretName, ["POSTGRES_PASSWORD"]),
+              ],
+              securityContext: containerSecurityContext(POSTGRES_UID, POSTGRES_UID),
+              resources: resources(a.resources),
+              readinessProbe: {
+                exec: { command: ["sh", "-c", 'pg_isready -h 127.0.0.1 -U "$POSTGRES_USER" -d "$POSTGRES_DB"'] },
+                initialDelaySeconds: 5,
+                periodSeconds: 10,
+                timeoutSeconds: 5,
+              },
+              livenessProbe: {
+                exec: { command: ["sh", "-c", 'pg_isready -h 127.0.0.1 -U "$POSTGRES_USER" -d "$POSTGRES_DB"'] },
+                initialDelaySeconds: 30,
+                periodSeconds: 20,
+                timeoutSeconds: 5,
+                failureThreshold: 6,
+              },
+              volumeMounts: [
+                { name: "data", mountPath: PGDATA_MOUNT },
+                { name: "run", mountPath: "/var/run/postgresql" },
+                { name: "tmp", mountPath: "/tmp" },
+              ],
+            },
+          ],
+          volumes: [
+            { name: "data", persistentVolumeClaim: { claimName: a.pvcName } },
+            { name: "run", emptyDir: {} },
+            { name: "tmp", emptyDir: {} },
+          ],
+        },
+      },
+    },
+  };
+}
+
+export function postgresServiceArgs(namespace: string, instance: string): k8s.core.v1.ServiceArgs {
+  return clusterIpService(postgresServiceName(instance), namespace, postgresLabels(instance), postgresSelector(instance), POSTGRES_PORT, "postgres");
+}

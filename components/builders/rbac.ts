@@ -1,0 +1,46 @@
+import type * as k8s from "@pulumi/kubernetes";
+import { standardLabels } from "./labels";
+
+export const EXECUTOR_SERVICE_ACCOUNT = "engine-executor";
+
+/**
+ * Exactly what the engine's Kubernetes executor backend needs (sources/000: "Required access"):
+ * no wildcards, no other resources.
+ */
+export const EXECUTOR_RULES: ReadonlyArray<{ apiGroups: string[]; resources: string[]; verbs: string[] }> = [
+  { apiGroups: [""], resources: ["pods"], verbs: ["create", "get", "list", "watch", "delete"] },
+  { apiGroups: [""], resources: ["pods/attach"], verbs: ["create", "get"] },
+  { apiGroups: [""], resources: ["pods/status"], verbs: ["get"] },
+  { apiGroups: [""], resources: ["pods/log"], verbs: ["get"] },
+];
+
+const labels = (instance: string) => standardLabels("engine-executor", "executor-rbac", instance);
+
+export function serviceAccountArgs(namespace: string, instance: string, pullSecretName?: string): k8s.core.v1.ServiceAccountArgs {
+  return {
+    metadata: { name: EXECUTOR_SERVICE_ACCOUNT, namespace, labels: labels(instance) },
+    // The engine talks to the API with this account's token (sources/000), so it stays mounted.
+    automountServiceAccountToken: true,
+    imagePullSecrets: pullSecretName ? [{ name: pullSecretName }] : undefined,
+  };
+}
+
+export function roleArgs(namespace: string, instance: string): k8s.rbac.v1.RoleArgs {
+  return {
+    metadata: { namespace, labels: labels(instance) },
+    rules: EXECUTOR_RULES.map((r) => ({ apiGroups: [...r.apiGroups], resources: [...r.resources], verbs: [...r.verbs] })),
+  };
+}
+
+export function roleBindingArgs(
+  roleNamespace: string,
+  roleName: k8s.types.input.rbac.v1.RoleRef["name"],
+  serviceAccountNamespace: string,
+  instance: string,
+): k8s.rbac.v1.RoleBindingArgs {
+  return {
+    metadata: { namespace: roleNamespace, labels: labels(instance) },
+    roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "Role", name: roleName },
+    subjects: [{ kind: "ServiceAccount", name: EXECUTOR_SERVICE_ACCOUNT, namespace: serviceAccountNamespace }],
+  };
+}
