@@ -1,0 +1,159 @@
+/**
+ * Turning engine events into per-resource changes, and building the drift report.
+ * Pure functions over recorded events (the `onEvent` stream of the Automation API).
+ *
+ * What the engine reports (pulumi 3.259, pkg/engine/update.go and deploy/step.go):
+ *  - preview/up: a ResourcePreEvent per step with op create/update/replace/delete… and
+ *    `diffs`/`detailedDiff` (property paths), then a ResOutputsEvent.
+ *  - refresh (also `refresh --preview-only`): the ResourcePreEvent says op "refresh" with no
+ *    diff; the ResOutputsEvent carries the result op ("same", "update", or "delete" when the
+ *    object is gone) and the refresh diff (state vs. cluster, framed as what changed outside).
+ */
+import type { EngineEvent, StepEventMetadata } from "@pulumi/pulumi/automation";
+
+export type Phase = "refresh" | "preview" | "update";
+
+export interface ResourceChange {
+  urn: string;
+  type: string;
+  name: string;
+  /** The engine op: create, update, replace, delete, … (for refresh: update = changed outside, delete = gone). */
+  op: string;
+  /** Changed property paths (e.g. "spec.replicas", "data"); empty when the engine gave none. */
+  fields: string[];
+}
+
+const REPLACE_FAMILY = new Set(["replace", "create-replacement", "delete-replaced"]);
+const NO_CHANGE = new Set(["same", "read", "refresh", "discard", "discard-replaced", "remove-pending-replace"]);
+
+export function nameFromUrn(urn: string): string {
+  const i = urn.lastIndexOf("::");
+  return i >= 0 ? urn.slice(i + 2) : urn;
+}
+
+function fieldsOf(meta: StepEventMetadata): string[] {
+  const detailed = meta.detailedDiff ? Object.keys(meta.detailedDiff) : [];
+  const fields = detailed.length ? detailed : (meta.diffs ?? []);
+  return [...new Set(fields)].sort();
+}
+
+/**
+ * Collects the resources an operation changes (or, for a refresh, that changed outside
+ * Pulumi) from its engine events. Later events for a URN refine earlier ones; component
+ * resources and the stack itself never count.
+ */
+export function changesFromEvents(events: readonly EngineEvent[]): ResourceChange[] {
+  const byUrn = new Map<string, ResourceChange>();
+  for (const ev of events) {
+    const meta = ev.resourcePreEvent?.metadata ?? ev.resOutputsEvent?.metadata;
+    if (!meta) continue;
+    if (meta.type === "pulumi:pulumi:Stack" || meta.type.startsWith("pulumi:providers:")) continue;
+    const state = meta.new ?? meta.old;
+    // Component resources: the engine omits `custom` when false (Go omitempty).
+    if (state && state.custom !== true) continue;
+    const fields = fieldsOf(meta);
+    const prev = byUrn.get(meta.urn);
+    if (NO_CHANGE.has(meta.op)) {
+      // A result op of "same" after a "refresh" pre-event means: unchanged.
+      if (ev.resOutputsEvent && meta.op === "same" && prev) byUrn.delete(meta.urn);
+      continue;
+    }
+    // A replacement shows up as several steps (create-replacement, replace, delete-replaced).
+    const replaceFamily = REPLACE_FAMILY.has(meta.op) || (prev !== undefined && REPLACE_FAMILY.has(prev.op));
+    byUrn.set(meta.urn, {
+      urn: meta.urn,
+      type: meta.type,
+      name: nameFromUrn(meta.urn),
+      op: replaceFamily ? "replace" : meta.op,
+      fields: [...new Set([...(prev?.fields ?? []), ...fields])].sort(),
+    });
+  }
+  return [...byUrn.values()].sort((a, b) => a.urn.localeCompare(b.urn));
+}
+
+/** The component that owns the registry pull secret(s); its Secrets carry the ECR token. */
+export const PULL_SECRET_COMPONENT = "agent-platform:index:RegistryPullSecret";
+export const SECRET_TYPE = "kubernetes:core/v1:Secret";
+
+/** True for a Kubernetes Secret whose URN has the RegistryPullSecret component among its parents. */
+export function isPullSecretUrn(urn: string): boolean {
+  // urn:pulumi:<stack>::<project>::<parentType>$<parentType>$<type>::<name>
+  const parts = urn.split("::");
+  if (parts.length < 4) return false;
+  const typeChain = parts[2].split("$");
+  return typeChain[typeChain.length - 1] === SECRET_TYPE && typeChain.slice(0, -1).includes(PULL_SECRET_COMPONENT);
+}
+
+/** Fields of a pull secret that change on every run in ECR mode (the 12-hour token). */
+export function isTokenField(field: string): boolean {
+  return /^(data|stringData)(\b|\.|\[|$)/.test(field);
+}
+
+export interface ExcludedChange extends ResourceChange {
+  reason: string;
+}
+
+export const PULL_SECRET_CHURN_REASON =
+  "expected churn: the registry pull secret's token data is regenerated on every run (ECR tokens last about 12 h); " +
+  "only its data is ignored, any other field of it still counts";
+
+/**
+ * Splits preview changes into real ones and the expected pull-secret churn: an update of a
+ * pull secret that touches only data/stringData. A create, delete or replace of the pull
+ * secret, or a change to its labels or type, is still reported.
+ */
+export function excludeExpectedChurn(changes: readonly ResourceChange[]): { kept: ResourceChange[]; excluded: ExcludedChange[] } {
+  const kept: ResourceChange[] = [];
+  const excluded: ExcludedChange[] = [];
+  for (const c of changes) {
+    const churn = c.op === "update" && isPullSecretUrn(c.urn) && c.fields.length > 0 && c.fields.every(isTokenField);
+    if (churn) excluded.push({ ...c, reason: PULL_SECRET_CHURN_REASON });
+    else kept.push(c);
+  }
+  return { kept, excluded };
+}
+
+export interface DriftReport {
+  drift: boolean;
+  /** Resources whose live object differs from the state (found by the refresh). */
+  changedOutside: ResourceChange[];
+  /** What `up` would do to bring the cluster back to the program (found by the preview). */
+  pendingChanges: ResourceChange[];
+  /** Changes left out on purpose, each with its reason. */
+  excluded: ExcludedChange[];
+}
+
+/**
+ * Drift from a refresh preview (state vs. cluster) and an update preview after refresh
+ * (program vs. cluster). Refresh-phase changes are all real: nobody but an operator changes
+ * the live pull secret. Preview-phase token churn is excluded.
+ */
+export function buildDriftReport(refreshEvents: readonly EngineEvent[], previewEvents: readonly EngineEvent[]): DriftReport {
+  const changedOutside = changesFromEvents(refreshEvents);
+  const { kept, excluded } = excludeExpectedChurn(changesFromEvents(previewEvents));
+  return {
+    drift: changedOutside.length > 0 || kept.length > 0,
+    changedOutside,
+    pendingChanges: kept,
+    excluded,
+  };
+}
+
+/** Human wording of an op in a drift/refresh context. */
+export function describeOp(op: string, phase: Phase): string {
+  if (phase === "refresh") {
+    if (op === "delete") return "deleted outside Pulumi";
+    if (op === "update") return "changed outside Pulumi";
+    return op;
+  }
+  const words: Record<string, string> = {
+    create: "create",
+    update: "update",
+    delete: "delete",
+    replace: "replace",
+    "create-replacement": "create replacement",
+    "delete-replaced": "delete replaced",
+    import: "import",
+  };
+  return words[op] ?? op;
+}

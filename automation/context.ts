@@ -1,0 +1,28 @@
+import type { CliOptions, Env } from "./args";
+import type { SecretMasker } from "./mask";
+import type { Clock } from "./retry";
+
+export interface Writer {
+  write(chunk: string): unknown;
+}
+
+export interface Io {
+  stdout: Writer;
+  stderr: Writer;
+}
+
+/** Everything a command needs besides the stack; built once per run by cli-main. */
+export interface RunContext {
+  opts: CliOptions;
+  env: Env;
+  /** The Pulumi project directory (the repo root). */
+  workDir: string;
+  masker: SecretMasker;
+  clock: Clock;
+  hostname: string;
+  signal?: AbortSignal;
+  /** Streamed engine output (masked, whole lines): stdout, or stderr with --json. */
+  progress: (chunk: string) => void;
+  /** A human note (masked): stdout, or stderr with --json. */
+  note: (line: string) => void;
+}

@@ -1,0 +1,122 @@
+/**
+ * Opening a stack through the Automation API: LocalWorkspace on the repo root, the stack
+ * selected (created only with --create), config from flags applied, secret config values
+ * registered with the masker, and every locking operation wrapped in the retry policy.
+ */
+import { promises as fs } from "node:fs";
+import { fileURLToPath } from "node:url";
+import { LocalWorkspace, Stack, StackNotFoundError } from "@pulumi/pulumi/automation";
+import type { ConfigSetting, Env } from "./args";
+import type { RunContext } from "./context";
+import { PlatformError } from "./errors";
+import { collectStrings } from "./mask";
+import { parseLockHolders, processIsAlive, staleLocks, withRetry } from "./retry";
+import { parseState, type ExportedState } from "./state";
+
+export function definedEnv(env: Env): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(env)) if (typeof v === "string") out[k] = v;
+  return out;
+}
+
+export async function openWorkspace(ctx: RunContext, envOverrides: Record<string, string> = {}): Promise<LocalWorkspace> {
+  return LocalWorkspace.create({ workDir: ctx.workDir, envVars: { ...definedEnv(ctx.env), ...envOverrides } });
+}
+
+function backendName(env: Env): string {
+  return env["PULUMI_BACKEND_URL"] ? `backend ${env["PULUMI_BACKEND_URL"]}` : "the current backend (`pulumi whoami -v`)";
+}
+
+/** Selects the stack, or creates it when --create is given. */
+export async function selectStack(ctx: RunContext, ws: LocalWorkspace, name: string): Promise<Stack> {
+  if (ctx.opts.create) {
+    return Stack.createOrSelect(name, ws);
+  }
+  try {
+    return await Stack.select(name, ws);
+  } catch (err) {
+    if (err instanceof StackNotFoundError || (err instanceof Error && /no stack named .* found/.test(err.message))) {
+      throw new PlatformError(
+        `stack ${name} does not exist in ${backendName(ctx.env)}. Pass --create to create it, or check PULUMI_BACKEND_URL / \`pulumi login\`.`,
+        { cause: err },
+      );
+    }
+    throw err;
+  }
+}
+
+/** Applies --config / --secret-config to the stack (persisted in its config, as `pulumi config set` does). */
+export async function applyConfig(stack: Stack, settings: readonly ConfigSetting[], ctx: RunContext): Promise<void> {
+  for (const s of settings) {
+    if (s.secret) ctx.masker.add(s.value);
+  }
+  for (const s of settings) {
+    await stack.setConfig(s.key, { value: s.value, secret: s.secret });
+    ctx.note(`config: set ${s.key}${s.secret ? " (secret)" : ""}`);
+  }
+}
+
+/** Registers every secret config value of the stack with the masker (values are never printed). */
+export async function maskStackSecrets(stack: Stack, ctx: RunContext): Promise<string[]> {
+  const all = await stack.getAllConfig();
+  const secrets: string[] = [];
+  for (const v of Object.values(all)) {
+    if (v.secret) {
+      ctx.masker.add(v.value);
+      secrets.push(...collectStrings(v.value));
+    }
+  }
+  return secrets;
+}
+
+export async function openStack(ctx: RunContext): Promise<{ ws: LocalWorkspace; stack: Stack; secretValues: string[] }> {
+  const ws = await openWorkspace(ctx);
+  const stack = await selectStack(ctx, ws, ctx.opts.stack);
+  await applyConfig(stack, ctx.opts.config, ctx);
+  const secretValues = ctx.opts.command === "outputs" ? [] : await maskStackSecrets(stack, ctx);
+  return { ws, stack, secretValues };
+}
+
+export async function exportState(stack: Stack): Promise<ExportedState> {
+  return parseState(await stack.exportStack());
+}
+
+/**
+ * Removes lock files of the local file backend that belong to a `pulumi` process of this
+ * host that no longer exists. Returns true if every lock holder was such a stale lock.
+ * A lock of a live process, another host, or a remote backend is never touched.
+ */
+export async function clearStaleLocks(ctx: RunContext, err: Error): Promise<boolean> {
+  const holders = parseLockHolders(err.message);
+  if (holders.length === 0) return false;
+  const stale = staleLocks(holders, ctx.hostname, processIsAlive);
+  if (stale.length !== holders.length) return false;
+  for (const h of stale) {
+    let file: string;
+    try {
+      file = fileURLToPath(h.url);
+    } catch {
+      return false;
+    }
+    await fs.rm(file, { force: true });
+    ctx.note(`removed a stale lock of stack ${ctx.opts.stack}: pulumi (pid ${h.pid}) on this host is gone (lock from ${h.since})`);
+  }
+  return true;
+}
+
+/** Runs a locking stack operation with the --retries/--retry-delay policy. */
+export function withStackRetry<T>(ctx: RunContext, fn: () => Promise<T>): Promise<T> {
+  return withRetry(
+    ctx.opts.stack,
+    fn,
+    { retries: ctx.opts.retries, baseDelayMs: ctx.opts.retryDelayMs },
+    ctx.clock,
+    {
+      onRetry: (attempt, delayMs) =>
+        ctx.note(
+          `stack ${ctx.opts.stack} is locked by another update; waiting ${(delayMs / 1000).toFixed(1)}s before retry ${attempt}/${ctx.opts.retries} (the other update is not cancelled)`,
+        ),
+      onLocked: (e) => clearStaleLocks(ctx, e),
+    },
+  );
+}
