@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# The main job on a fresh machine: install and build what is needed, start the local
+# cluster, and deploy the dev stack to it (a second run converges and changes nothing).
+set -euo pipefail
+repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$repo"
+bash scripts/setup.sh
+bash cluster/cluster.sh up
+source scripts/env.sh
+export KUBECONFIG="$repo/.local/cluster/local/kubeconfig"
+exec npm run --silent platform -- up --stack dev --create --yes "$@"
