@@ -68,7 +68,7 @@ export function changesFromEvents(events: readonly EngineEvent[]): ResourceChang
       fields: [...new Set([...(prev?.fields ?? []), ...fields])].sort(),
     });
   }
-  return [...byUrn.values()].sort((a, b) => a.urn.localeCompare(b.urn));
+  return [...byUrn.values()].sort((a, b) => a.name.localeCompare(b.name) || a.urn.localeCompare(b.urn));
 }
 
 /** The component that owns the registry pull secret(s); its Secrets carry the ECR token. */

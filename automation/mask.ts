@@ -67,13 +67,15 @@ export function maskOutputs(outputs: Readonly<Record<string, StackOutput>>): Rec
   return result;
 }
 
-const SECRET_SENTINEL = "1b47061264138c4ac30d75fd1eb44270";
+/** Pulumi's serialized secret: {"4dabf18193072939515e22adb298388d": "1b47061264138c4ac30d75fd1eb44270", value}. */
+const SIG_KEY = "4dabf18193072939515e22adb298388d";
+const SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270";
 
 function maskSentinels(v: unknown): unknown {
   if (Array.isArray(v)) return v.map(maskSentinels);
   if (v && typeof v === "object") {
     const obj = v as Record<string, unknown>;
-    if (obj[SECRET_SENTINEL] !== undefined) return MASK;
+    if (obj[SIG_KEY] === SECRET_SIG) return MASK;
     const out: Record<string, unknown> = {};
     for (const [k, val] of Object.entries(obj)) out[k] = maskSentinels(val);
     return out;

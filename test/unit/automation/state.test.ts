@@ -1,0 +1,61 @@
+import { describe, expect, it } from "vitest";
+import { parseState, pendingOperations, protectedUrns, pullSecretUrns, resourceUrns, withoutProtection } from "../../../automation/state";
+import { URN } from "./fixtures/events";
+
+const raw = {
+  version: 3,
+  deployment: {
+    manifest: { time: "2025-11-22T18:00:00Z" },
+    resources: [
+      { urn: URN.stack, type: "pulumi:pulumi:Stack", custom: false },
+      { urn: URN.pullSecret, type: "kubernetes:core/v1:Secret", custom: true, outputs: { type: "kubernetes.io/dockerconfigjson" } },
+      {
+        urn: "urn:pulumi:dev::agent-platform::kubernetes:core/v1:Secret::extra-registry",
+        type: "kubernetes:core/v1:Secret",
+        custom: true,
+        outputs: { type: "kubernetes.io/dockerconfigjson" },
+      },
+      { urn: URN.dbSecret, type: "kubernetes:core/v1:Secret", custom: true, protect: true, outputs: { type: "Opaque" } },
+      {
+        urn: "urn:pulumi:dev::agent-platform::kubernetes:core/v1:PersistentVolumeClaim::pg-data",
+        type: "kubernetes:core/v1:PersistentVolumeClaim",
+        custom: true,
+        protect: true,
+        retainOnDelete: true,
+      },
+      { urn: URN.deployment, type: "kubernetes:apps/v1:Deployment", custom: true },
+    ],
+    pending_operations: [{ resource: { urn: URN.configMap, type: "kubernetes:core/v1:ConfigMap" }, type: "creating" }],
+  },
+};
+
+describe("state helpers", () => {
+  const state = parseState(raw);
+
+  it("finds the pull secrets by component URN and by dockerconfigjson type", () => {
+    expect(pullSecretUrns(state)).toEqual([URN.pullSecret, "urn:pulumi:dev::agent-platform::kubernetes:core/v1:Secret::extra-registry"].sort());
+  });
+
+  it("lists pending operations, protected resources, and resources without the stack", () => {
+    expect(pendingOperations(state)).toEqual([{ urn: URN.configMap, type: "kubernetes:core/v1:ConfigMap", op: "creating" }]);
+    expect(protectedUrns(state)).toEqual([URN.dbSecret, "urn:pulumi:dev::agent-platform::kubernetes:core/v1:PersistentVolumeClaim::pg-data"].sort());
+    expect(resourceUrns(state)).toHaveLength(5);
+  });
+
+  it("clears protect and retainOnDelete on a copy, leaving the original alone", () => {
+    const { state: copy, changed } = withoutProtection(raw);
+    expect(changed).toHaveLength(2);
+    const resources = (copy as typeof raw).deployment.resources as { protect?: boolean; retainOnDelete?: boolean }[];
+    expect(resources.every((r) => r.protect !== true && r.retainOnDelete !== true)).toBe(true);
+    expect(raw.deployment.resources[3].protect).toBe(true);
+    expect(protectedUrns(parseState(copy))).toEqual([]);
+  });
+
+  it("rejects a state of an unknown shape with a clear message", () => {
+    expect(() => parseState({ deployment: [] })).toThrow(/unexpected shape/);
+  });
+
+  it("handles an empty stack", () => {
+    expect(pullSecretUrns(parseState({ version: 3, deployment: {} }))).toEqual([]);
+  });
+});
