@@ -75,7 +75,8 @@ export const FLAGS: Record<string, FlagSpec> = {
   stack: { kind: "string", valueName: "NAME", help: "stack to operate on (required), e.g. dev, prod or org/agent-platform/dev" },
   create: { kind: "boolean", help: "create the stack if it does not exist (otherwise a missing stack is an error)" },
   json: { kind: "boolean", help: "print exactly one JSON document on stdout; progress goes to stderr" },
-  yes: { kind: "boolean", commands: ["destroy"], help: "confirm a destroy (required for destroy)" },
+  // Accepted by every command (as `pulumi --yes` is); required only for destroy.
+  yes: { kind: "boolean", help: "skip confirmation; required for destroy (runs are never interactive)" },
   refresh: { kind: "boolean", commands: ["preview", "up", "destroy"], help: "refresh the state from the cluster before the operation" },
   repair: { kind: "boolean", commands: ["drift"], help: "after reporting drift, run `up` to repair it and check again" },
   "remove-protected": {

@@ -84,6 +84,10 @@ describe("parseArgs: valid command lines", () => {
     expect(parseArgs(["render", "--stack", "dev", "--out", "out/dev"]).out).toBe("out/dev");
   });
 
+  it("accepts --yes on any command (scripts pass it to up), requiring it only for destroy", () => {
+    expect(parseArgs(["up", "--stack", "dev", "--create", "--yes"])).toMatchObject({ command: "up", yes: true, create: true });
+  });
+
   it("accepts a fully qualified stack name", () => {
     expect(parseArgs(["outputs", "--stack", "acme/agent-platform/prod"]).stack).toBe("acme/agent-platform/prod");
   });
@@ -104,7 +108,6 @@ describe("parseArgs: error messages", () => {
     [["preview", "--stack", "dev", "extra"], 'unexpected argument "extra"'],
     [["preview", "--stack", "bad name!"], '--stack: "bad name!" is not a stack name'],
     [["destroy", "--stack", "prod"], "destroy deletes the resources of stack prod; pass --yes to confirm"],
-    [["up", "--stack", "dev", "--yes"], "--yes does not apply to up; it is for: destroy"],
     [["up", "--stack", "dev", "--repair"], "--repair does not apply to up; it is for: drift"],
     [["drift", "--stack", "dev", "--target", "urn:pulumi:x"], "--target does not apply to drift"],
     [["render", "--stack", "dev"], "render needs --out DIR"],
