@@ -61,7 +61,7 @@ export function commandCenterSecretKeys(opts: { elasticsearch: boolean; awsCrede
 }
 
 export interface CommandCenterDeploymentArgs {
-  namespace: string;
+  namespace: pulumi.Input<string>;
   instance: string;
   image: string;
   replicas: number;
@@ -108,7 +108,7 @@ export function commandCenterDeploymentArgs(a: CommandCenterDeploymentArgs): k8s
   };
 }
 
-export function commandCenterServiceArgs(namespace: string, instance: string): k8s.core.v1.ServiceArgs {
+export function commandCenterServiceArgs(namespace: pulumi.Input<string>, instance: string): k8s.core.v1.ServiceArgs {
   return clusterIpService(
     commandCenterServiceName(instance),
     namespace,

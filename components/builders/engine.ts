@@ -3,7 +3,6 @@ import type * as pulumi from "@pulumi/pulumi";
 import type { ResourceSpec } from "../../config";
 import { selectorLabels, standardLabels } from "./labels";
 import { POSTGRES_DB, POSTGRES_PORT, POSTGRES_USER, postgresServiceName } from "./postgres";
-import { EXECUTOR_SERVICE_ACCOUNT } from "./rbac";
 import { CHECKSUM_ANNOTATION, containerSecurityContext, podSecurityContext } from "./security";
 import { clusterIpService, envFromConfigMap, envFromSecret, resources } from "./workload";
 
@@ -97,11 +96,13 @@ export function engineFixedEnv(executorNamespace: string | undefined): k8s.types
 }
 
 export interface EngineDeploymentArgs {
-  namespace: string;
+  namespace: pulumi.Input<string>;
   instance: string;
   image: string;
   replicas: number;
   resources: ResourceSpec;
+  /** The executor ServiceAccount's name (an Output, so the Deployment waits for it). */
+  serviceAccountName: pulumi.Input<string>;
   executorNamespace?: string;
   configMapName: pulumi.Input<string>;
   configKeys: string[];
@@ -122,7 +123,7 @@ export function engineDeploymentArgs(a: EngineDeploymentArgs): k8s.apps.v1.Deplo
       template: {
         metadata: { labels: engineLabels(a.instance), annotations: { [CHECKSUM_ANNOTATION]: a.checksum } },
         spec: {
-          serviceAccountName: EXECUTOR_SERVICE_ACCOUNT,
+          serviceAccountName: a.serviceAccountName,
           automountServiceAccountToken: true,
           enableServiceLinks: false,
           securityContext: podSecurityContext(ENGINE_UID, ENGINE_UID),
@@ -158,6 +159,6 @@ export function engineDeploymentArgs(a: EngineDeploymentArgs): k8s.apps.v1.Deplo
   };
 }
 
-export function engineServiceArgs(namespace: string, instance: string): k8s.core.v1.ServiceArgs {
+export function engineServiceArgs(namespace: pulumi.Input<string>, instance: string): k8s.core.v1.ServiceArgs {
   return clusterIpService(engineServiceName(instance), namespace, engineLabels(instance), engineSelector(instance), ENGINE_PORT, "http");
 }

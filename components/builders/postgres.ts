@@ -24,8 +24,16 @@ export function postgresSecretData(password: string): Record<string, string> {
   return { POSTGRES_PASSWORD: password };
 }
 
+export function postgresSecretArgs(
+  namespace: pulumi.Input<string>,
+  instance: string,
+  data: k8s.types.input.core.v1.Secret["data"],
+): k8s.core.v1.SecretArgs {
+  return { metadata: { namespace, labels: postgresLabels(instance) }, type: "Opaque", data };
+}
+
 export function postgresPvcArgs(
-  namespace: string,
+  namespace: pulumi.Input<string>,
   instance: string,
   size: string,
   storageClass: string | undefined,
@@ -41,7 +49,7 @@ export function postgresPvcArgs(
 }
 
 export interface PostgresDeploymentArgs {
-  namespace: string;
+  namespace: pulumi.Input<string>;
   instance: string;
   image: string;
   resources: ResourceSpec;
@@ -111,6 +119,6 @@ export function postgresDeploymentArgs(a: PostgresDeploymentArgs): k8s.apps.v1.D
   };
 }
 
-export function postgresServiceArgs(namespace: string, instance: string): k8s.core.v1.ServiceArgs {
+export function postgresServiceArgs(namespace: pulumi.Input<string>, instance: string): k8s.core.v1.ServiceArgs {
   return clusterIpService(postgresServiceName(instance), namespace, postgresLabels(instance), postgresSelector(instance), POSTGRES_PORT, "postgres");
 }

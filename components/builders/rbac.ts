@@ -1,4 +1,5 @@
 import type * as k8s from "@pulumi/kubernetes";
+import type * as pulumi from "@pulumi/pulumi";
 import { standardLabels } from "./labels";
 
 export const EXECUTOR_SERVICE_ACCOUNT = "engine-executor";
@@ -16,7 +17,7 @@ export const EXECUTOR_RULES: ReadonlyArray<{ apiGroups: string[]; resources: str
 
 const labels = (instance: string) => standardLabels("engine-executor", "executor-rbac", instance);
 
-export function serviceAccountArgs(namespace: string, instance: string, pullSecretName?: string): k8s.core.v1.ServiceAccountArgs {
+export function serviceAccountArgs(namespace: pulumi.Input<string>, instance: string, pullSecretName?: string): k8s.core.v1.ServiceAccountArgs {
   return {
     metadata: { name: EXECUTOR_SERVICE_ACCOUNT, namespace, labels: labels(instance) },
     // The engine talks to the API with this account's token (sources/000), so it stays mounted.
@@ -25,7 +26,7 @@ export function serviceAccountArgs(namespace: string, instance: string, pullSecr
   };
 }
 
-export function roleArgs(namespace: string, instance: string): k8s.rbac.v1.RoleArgs {
+export function roleArgs(namespace: pulumi.Input<string>, instance: string): k8s.rbac.v1.RoleArgs {
   return {
     metadata: { namespace, labels: labels(instance) },
     rules: EXECUTOR_RULES.map((r) => ({ apiGroups: [...r.apiGroups], resources: [...r.resources], verbs: [...r.verbs] })),
@@ -33,9 +34,9 @@ export function roleArgs(namespace: string, instance: string): k8s.rbac.v1.RoleA
 }
 
 export function roleBindingArgs(
-  roleNamespace: string,
+  roleNamespace: pulumi.Input<string>,
   roleName: k8s.types.input.rbac.v1.RoleRef["name"],
-  serviceAccountNamespace: string,
+  serviceAccountNamespace: pulumi.Input<string>,
   instance: string,
 ): k8s.rbac.v1.RoleBindingArgs {
   return {

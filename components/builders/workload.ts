@@ -1,4 +1,5 @@
 import type * as k8s from "@pulumi/kubernetes";
+import type * as pulumi from "@pulumi/pulumi";
 import type { ResourceSpec } from "../../config";
 
 type EnvVar = k8s.types.input.core.v1.EnvVar;
@@ -19,7 +20,7 @@ export function resources(spec: ResourceSpec): k8s.types.input.core.v1.ResourceR
 
 export function clusterIpService(
   name: string,
-  namespace: string,
+  namespace: pulumi.Input<string>,
   labels: Record<string, string>,
   selector: Record<string, string>,
   port: number,
@@ -33,4 +34,20 @@ export function clusterIpService(
       ports: [{ name: portName, port, targetPort: portName, protocol: "TCP" }],
     },
   };
+}
+
+export function configMapArgs(
+  namespace: pulumi.Input<string>,
+  labels: Record<string, string>,
+  data: Record<string, string>,
+): k8s.core.v1.ConfigMapArgs {
+  return { metadata: { namespace, labels }, data };
+}
+
+export function opaqueSecretArgs(
+  namespace: pulumi.Input<string>,
+  labels: Record<string, string>,
+  data: k8s.types.input.core.v1.Secret["data"],
+): k8s.core.v1.SecretArgs {
+  return { metadata: { namespace, labels }, type: "Opaque", data };
 }

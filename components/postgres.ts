@@ -1,0 +1,62 @@
+import * as k8s from "@pulumi/kubernetes";
+import * as pulumi from "@pulumi/pulumi";
+import type { ResourceSpec } from "../config";
+import {
+  postgresDeploymentArgs,
+  postgresPvcArgs,
+  postgresSecretData,
+  postgresSecretArgs,
+  postgresServiceArgs,
+} from "./builders/postgres";
+import { toSecretData } from "./builders/registry";
+import { configChecksum } from "./builders/security";
+
+export interface PostgresArgs {
+  instanceName: string;
+  namespace: pulumi.Input<string>;
+  image: string;
+  resources: ResourceSpec;
+  storageSize: string;
+  storageClass?: string;
+  password: pulumi.Input<string>;
+  imagePullSecretName?: string;
+}
+
+/** PostgreSQL for the engine: Secret, PVC (protected, kept on delete), Deployment (Recreate), Service. */
+export class Postgres extends pulumi.ComponentResource {
+  public readonly serviceName: pulumi.Output<string>;
+
+  constructor(name: string, args: PostgresArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("agent-platform:index:Postgres", name, {}, opts);
+    const password = pulumi.secret(pulumi.output(args.password));
+    const secret = new k8s.core.v1.Secret(
+      `${name}-secret`,
+      postgresSecretArgs(args.namespace, args.instanceName, pulumi.secret(password.apply((p) => toSecretData(postgresSecretData(p))))),
+      { parent: this },
+    );
+    // The data outlives the stack: neither `destroy` nor a replacement may delete it.
+    const pvc = new k8s.core.v1.PersistentVolumeClaim(
+      `${name}-data`,
+      postgresPvcArgs(args.namespace, args.instanceName, args.storageSize, args.storageClass),
+      { parent: this, protect: true, retainOnDelete: true },
+    );
+    const checksum = password.apply((p) => configChecksum({ secret: postgresSecretData(p) }));
+    new k8s.apps.v1.Deployment(
+      `${name}-deployment`,
+      postgresDeploymentArgs({
+        namespace: args.namespace,
+        instance: args.instanceName,
+        image: args.image,
+        resources: args.resources,
+        secretName: secret.metadata.name,
+        pvcName: pvc.metadata.name,
+        checksum,
+        imagePullSecretName: args.imagePullSecretName,
+      }),
+      { parent: this },
+    );
+    const service = new k8s.core.v1.Service(`${name}-service`, postgresServiceArgs(args.namespace, args.instanceName), { parent: this });
+    this.serviceName = service.metadata.name;
+    this.registerOutputs({ serviceName: this.serviceName });
+  }
+}

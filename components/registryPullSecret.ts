@@ -1,0 +1,71 @@
+import * as aws from "@pulumi/aws";
+import * as k8s from "@pulumi/kubernetes";
+import * as pulumi from "@pulumi/pulumi";
+import type { RegistrySettings } from "../config";
+import { dockerConfigJson, parseEcrAuthorizationToken, pullSecretArgs, toSecretData } from "./builders/registry";
+
+export interface RegistryPullSecretArgs {
+  instanceName: string;
+  registry: RegistrySettings;
+  /** Every namespace whose pods pull from the registry (role -> namespace). */
+  namespaces: Record<string, pulumi.Input<string>>;
+  /** static mode: the registry password. */
+  password?: pulumi.Input<string>;
+  /** ecr mode: the explicit AWS provider the token is requested through. */
+  awsProvider?: aws.Provider;
+}
+
+export const pullSecretName = (instance: string) => `${instance}-registry`;
+
+/**
+ * A `kubernetes.io/dockerconfigjson` Secret, one copy per namespace. ecr: a fresh token from
+ * `aws.ecr.getAuthorizationToken` on every `up` (about 12 h valid; its expiry is an output);
+ * static: server, user, password; none: nothing is created.
+ */
+export class RegistryPullSecret extends pulumi.ComponentResource {
+  /** The Secret name pods reference, or undefined in none mode. */
+  public readonly secretName: string | undefined;
+  /** ISO time the ECR token expires; undefined outside ecr mode. */
+  public readonly expiresAt: pulumi.Output<string | undefined>;
+  /** The .dockerconfigjson document (secret). */
+  public readonly dockerConfigJson: pulumi.Output<string | undefined>;
+
+  constructor(name: string, args: RegistryPullSecretArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("agent-platform:index:RegistryPullSecret", name, {}, opts);
+    const reg = args.registry;
+    let json: pulumi.Output<string> | undefined;
+    let expiresAt: pulumi.Output<string | undefined> = pulumi.output(undefined);
+    if (reg.mode === "ecr") {
+      if (!args.awsProvider) {
+        throw new pulumi.ResourceError("registryMode ecr needs an explicit aws provider (index.ts builds it from registryRegion)", this);
+      }
+      const token = aws.ecr.getAuthorizationTokenOutput(
+        reg.registryId ? { registryId: reg.registryId } : {},
+        { provider: args.awsProvider, parent: this },
+      );
+      json = pulumi.secret(token.authorizationToken.apply((t) => dockerConfigJson(reg.host, parseEcrAuthorizationToken(t))));
+      expiresAt = token.expiresAt;
+    } else if (reg.mode === "static") {
+      if (args.password === undefined) {
+        throw new pulumi.ResourceError("registryMode static needs agent-platform:registryPassword (set it with --secret)", this);
+      }
+      json = pulumi.secret(
+        pulumi.output(args.password).apply((password) => dockerConfigJson(reg.host, { username: reg.username, password })),
+      );
+    }
+    if (json !== undefined) {
+      const data = pulumi.secret(json.apply((j) => toSecretData({ ".dockerconfigjson": j })));
+      for (const [role, namespace] of Object.entries(args.namespaces)) {
+        new k8s.core.v1.Secret(`${name}-${role}`, pullSecretArgs(pullSecretName(args.instanceName), namespace, args.instanceName, data), {
+          parent: this,
+        });
+      }
+      this.secretName = pullSecretName(args.instanceName);
+    } else {
+      this.secretName = undefined;
+    }
+    this.expiresAt = expiresAt;
+    this.dockerConfigJson = json ?? pulumi.output(undefined);
+    this.registerOutputs({ expiresAt: this.expiresAt });
+  }
+}

@@ -1,0 +1,38 @@
+// agent-platform: load and validate the stack config, build explicit providers, create the
+// platform, export what operators and CI need. Nothing else lives here.
+import * as aws from "@pulumi/aws";
+import * as k8s from "@pulumi/kubernetes";
+import * as pulumi from "@pulumi/pulumi";
+import { AgentPlatform } from "./components/agentPlatform";
+import { loadConfig } from "./config";
+
+// Throws one ConfigError listing every problem before any resource is registered.
+const config = loadConfig({ baseDir: __dirname });
+
+// Default providers are disabled in the stack files: every resource uses one of these.
+const k8sProvider = new k8s.Provider("k8s", {
+  // Empty kubeContext: the current context of $KUBECONFIG (or ~/.kube/config).
+  context: config.kubeContext,
+});
+
+const awsProvider =
+  config.registry.mode === "ecr"
+    ? new aws.Provider("ecr", {
+        region: config.registry.region as aws.Region,
+        // The engine's AWS credentials when set; otherwise the standard AWS credential chain.
+        accessKey: config.aws?.accessKeyId,
+        secretKey: config.aws?.accessKeyId ? config.secrets.awsSecretAccessKey : undefined,
+      })
+    : undefined;
+
+const platform = new AgentPlatform("platform", { config, awsProvider }, { providers: [k8sProvider] });
+
+export const namespace = platform.namespace;
+export const executorNamespace = platform.executorNamespace;
+export const engineServiceName = platform.engineServiceName;
+export const commandCenterServiceName = platform.commandCenterServiceName;
+export const postgresServiceName = platform.postgresServiceName;
+export const executorServiceAccount = platform.executorServiceAccountName;
+export const pullSecretName = platform.pullSecretName ?? null;
+export const pullSecretExpiresAt = platform.pullSecretExpiresAt;
+export const engineApiKey = pulumi.secret(platform.engineApiKey);
