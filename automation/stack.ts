@@ -69,8 +69,23 @@ export async function maskStackSecrets(stack: Stack, ctx: RunContext): Promise<s
   return secrets;
 }
 
+/**
+ * Environment for the pulumi CLI per command. `drift` compares and repairs against the program
+ * as the source of truth: a field someone changed with kubectl (scale, edit) is owned by
+ * kubectl's field manager afterwards, and a server-side apply of the program's value would
+ * stop with a field-manager conflict. PULUMI_K8S_ENABLE_PATCH_FORCE makes the Kubernetes
+ * provider take those fields back (only fields the program sets). Set it yourself to "false"
+ * to keep conflicts as errors.
+ */
+export function commandEnv(ctx: RunContext): Record<string, string> {
+  if (ctx.opts.command === "drift" && ctx.env["PULUMI_K8S_ENABLE_PATCH_FORCE"] === undefined) {
+    return { PULUMI_K8S_ENABLE_PATCH_FORCE: "true" };
+  }
+  return {};
+}
+
 export async function openStack(ctx: RunContext): Promise<{ ws: LocalWorkspace; stack: Stack; secretValues: string[] }> {
-  const ws = await openWorkspace(ctx);
+  const ws = await openWorkspace(ctx, commandEnv(ctx));
   const stack = await selectStack(ctx, ws, ctx.opts.stack);
   await applyConfig(stack, ctx.opts.config, ctx);
   const secretValues = ctx.opts.command === "outputs" ? [] : await maskStackSecrets(stack, ctx);
