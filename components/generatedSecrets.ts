@@ -10,7 +10,8 @@ export interface GeneratedSecretValueArgs {
 
 /** One generated value, kept in state (encrypted) and never regenerated except by rotation. */
 export class GeneratedSecretValue extends pulumi.dynamic.Resource {
-  public readonly value!: pulumi.Output<string>;
+  // `declare`: a class field would be re-initialized after super() and hide the output.
+  declare public readonly value: pulumi.Output<string>;
 
   constructor(name: string, args: GeneratedSecretValueArgs, opts?: pulumi.CustomResourceOptions) {
     super(
