@@ -185,12 +185,15 @@ const HEX64 = /^[0-9a-f]{64}$/i;
 
 const dnsLabel = z.string().max(63, DNS1123_RULE).regex(DNS1123_LABEL, DNS1123_RULE);
 const quantity = z.string({ error: "must be a Kubernetes quantity such as 500m, 1, 512Mi or 2Gi" }).regex(QUANTITY, "must be a Kubernetes quantity such as 500m, 1, 512Mi or 2Gi");
-const cpuMemory = z
-  .object({ cpu: quantity, memory: quantity }, { error: "must be an object {cpu, memory}" })
-  .strict();
-const resourceSpec = z
-  .object({ requests: cpuMemory, limits: cpuMemory }, { error: "must be an object {requests: {cpu, memory}, limits: {cpu, memory}}" })
-  .strict();
+function objectError(shape: string) {
+  return (iss: { code?: string; keys?: string[] }) =>
+    iss.code === "unrecognized_keys" ? `has unknown field(s) ${(iss.keys ?? []).join(", ")}; expected ${shape}` : `must be an object ${shape}`;
+}
+const cpuMemory = z.strictObject({ cpu: quantity, memory: quantity }, { error: objectError("{cpu, memory}") });
+const resourceSpec = z.strictObject(
+  { requests: cpuMemory, limits: cpuMemory },
+  { error: objectError("{requests: {cpu, memory}, limits: {cpu, memory}}") },
+);
 
 function httpUrl(rule: string, base: z.ZodString = z.string()) {
   return base.refine((v) => {
@@ -255,7 +258,9 @@ const plainSchema = z.object({
   commandCenterResources: jsonObject(resourceSpec),
   postgresResources: jsonObject(resourceSpec),
   secretRotation: jsonObject(
-    z.partialRecord(z.enum(GENERATED_SECRET_NAMES, { error: `keys must be among ${GENERATED_SECRET_NAMES.join(", ")}` }), z.string().min(1, "values must be non-empty strings")),
+    z.partialRecord(z.enum(GENERATED_SECRET_NAMES), z.string().min(1, "values must be non-empty strings"), {
+      error: `must be an object whose keys are among ${GENERATED_SECRET_NAMES.join(", ")} and whose values are rotation strings`,
+    }),
   ),
 });
 
