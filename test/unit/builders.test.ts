@@ -1,0 +1,256 @@
+// Pure builder functions: the Kubernetes objects the components create, tested without the engine.
+import { describe, expect, it } from "vitest";
+import { commandCenterConfigData, commandCenterDeploymentArgs, commandCenterSecretData, commandCenterSecretKeys, commandCenterServiceArgs } from "../../components/builders/commandCenter";
+import {
+  SERVICE_ACCOUNT_CA,
+  engineConfigData,
+  engineDeploymentArgs,
+  engineFixedEnv,
+  engineSecretData,
+  engineSecretKeys,
+  engineServiceArgs,
+} from "../../components/builders/engine";
+import { namespaceArgs, podSecurityLabels } from "../../components/builders/namespaces";
+import { PGDATA, postgresDeploymentArgs, postgresPvcArgs, postgresServiceArgs } from "../../components/builders/postgres";
+import { EXECUTOR_RULES, EXECUTOR_SERVICE_ACCOUNT, roleArgs, roleBindingArgs, serviceAccountArgs } from "../../components/builders/rbac";
+import { EcrTokenError, dockerConfigJson, parseEcrAuthorizationToken, pullSecretArgs, toSecretData } from "../../components/builders/registry";
+import { CHECKSUM_ANNOTATION, configChecksum } from "../../components/builders/security";
+import { restrictedViolations } from "./podSecurity";
+
+const res = { requests: { cpu: "100m", memory: "128Mi" }, limits: { cpu: "1", memory: "1Gi" } };
+type Obj = Record<string, unknown>;
+const podSpecOf = (d: Obj): Obj => ((d.spec as Obj).template as Obj).spec as Obj;
+const containerOf = (d: Obj): Obj => (podSpecOf(d).containers as Obj[])[0];
+const envOf = (d: Obj): Obj[] => containerOf(d).env as Obj[];
+
+const engine = engineDeploymentArgs({
+  namespace: "ai-2501",
+  instance: "ai-2501",
+  image: "r/engine:1",
+  replicas: 2,
+  resources: res,
+  serviceAccountName: "engine-executor",
+  configMapName: "engine-config",
+  configKeys: Object.keys(engineConfigData({ instance: "ai-2501" })),
+  secretName: "engine-secret",
+  secretKeys: engineSecretKeys({ elasticsearch: true, awsCredentials: true }),
+  licenseSecretName: "license",
+  checksum: "abc",
+  imagePullSecretName: "ai-2501-registry",
+}) as unknown as Obj;
+const commandCenter = commandCenterDeploymentArgs({
+  namespace: "ai-2501",
+  instance: "ai-2501",
+  image: "r/cc:1",
+  replicas: 1,
+  resources: res,
+  configMapName: "cc-config",
+  configKeys: ["BASE_URL", "ENGINE_URL"],
+  secretName: "cc-secret",
+  secretKeys: commandCenterSecretKeys({ elasticsearch: false, awsCredentials: false }),
+  checksum: "def",
+}) as unknown as Obj;
+const postgres = postgresDeploymentArgs({
+  namespace: "ai-2501",
+  instance: "ai-2501",
+  image: "postgres:16",
+  resources: res,
+  secretName: "pg-secret",
+  pvcName: "pg-data",
+  checksum: "ghi",
+}) as unknown as Obj;
+
+describe("executor RBAC", () => {
+  it("grants exactly the documented verbs, no wildcard", () => {
+    const rules = (roleArgs("ns", "i") as unknown as { rules: Obj[] }).rules;
+    expect(rules).toEqual([
+      { apiGroups: [""], resources: ["pods"], verbs: ["create", "get", "list", "watch", "delete"] },
+      { apiGroups: [""], resources: ["pods/attach"], verbs: ["create", "get"] },
+      { apiGroups: [""], resources: ["pods/status"], verbs: ["get"] },
+      { apiGroups: [""], resources: ["pods/log"], verbs: ["get"] },
+    ]);
+    expect(JSON.stringify(EXECUTOR_RULES)).not.toContain("*");
+  });
+
+  it("binds the engine-namespace ServiceAccount in the executor namespace", () => {
+    const b = roleBindingArgs("sandbox", "role-x", "ai-2501", "i") as unknown as Obj;
+    expect((b.metadata as Obj).namespace).toBe("sandbox");
+    expect(b.roleRef).toEqual({ apiGroup: "rbac.authorization.k8s.io", kind: "Role", name: "role-x" });
+    expect(b.subjects).toEqual([{ kind: "ServiceAccount", name: "engine-executor", namespace: "ai-2501" }]);
+    const sa = serviceAccountArgs("ai-2501", "i", "pull") as unknown as Obj;
+    expect(sa.metadata).toMatchObject({ name: EXECUTOR_SERVICE_ACCOUNT, namespace: "ai-2501" });
+    expect(sa.imagePullSecrets).toEqual([{ name: "pull" }]);
+  });
+});
+
+describe("registry pull secret", () => {
+  it("round-trips: base64 -> JSON -> auth user:pass", () => {
+    const data = toSecretData({ ".dockerconfigjson": dockerConfigJson("reg.example.com", { username: "robot", password: "p@ss:word" }) });
+    const args = pullSecretArgs("ai-2501-registry", "ns", "i", data) as unknown as Obj;
+    expect(args.type).toBe("kubernetes.io/dockerconfigjson");
+    const json = JSON.parse(Buffer.from((args.data as Record<string, string>)[".dockerconfigjson"], "base64").toString("utf8"));
+    const entry = json.auths["reg.example.com"];
+    expect(entry.username).toBe("robot");
+    expect(entry.password).toBe("p@ss:word");
+    expect(Buffer.from(entry.auth, "base64").toString("utf8")).toBe("robot:p@ss:word");
+    expect(Object.keys(json.auths)).toEqual(["reg.example.com"]);
+  });
+
+  it("decodes an ECR token", () => {
+    const token = Buffer.from("AWS:eyJwYXlsb2FkIjoiIn0=").toString("base64");
+    expect(parseEcrAuthorizationToken(token)).toEqual({ username: "AWS", password: "eyJwYXlsb2FkIjoiIn0=" });
+  });
+
+  it.each([
+    ["", /token is empty/],
+    [undefined, /token is empty/],
+    ["   ", /token is empty/],
+    ["not base64!", /not base64/],
+    [Buffer.from("AWS-no-colon").toString("base64"), /not of the form user:password/],
+    [Buffer.from(":password").toString("base64"), /not of the form user:password/],
+    [Buffer.from("AWS:").toString("base64"), /empty password/],
+  ])("rejects a bad ECR token %j with a clear error", (token, why) => {
+    expect(() => parseEcrAuthorizationToken(token)).toThrow(EcrTokenError);
+    expect(() => parseEcrAuthorizationToken(token)).toThrow(why);
+    expect(() => parseEcrAuthorizationToken(token)).toThrow(/registryRegion and agent-platform:registryId/);
+  });
+});
+
+describe("Pod Security", () => {
+  it.each([
+    ["engine", engine],
+    ["command center", commandCenter],
+    ["postgres", postgres],
+  ])("the %s pod spec passes the restricted profile", (_n, d) => {
+    expect(restrictedViolations(podSpecOf(d))).toEqual([]);
+  });
+
+  it("the checker catches what restricted forbids", () => {
+    const bad = {
+      hostNetwork: true,
+      volumes: [{ name: "h", hostPath: { path: "/" } }],
+      containers: [{ name: "c", ports: [{ containerPort: 80, hostPort: 80 }], securityContext: { privileged: true, capabilities: { add: ["SYS_ADMIN"] } } }],
+    };
+    const v = restrictedViolations(bad);
+    for (const m of [/hostNetwork/, /hostPath/, /hostPort/, /privileged/, /allowPrivilegeEscalation/, /runAsNonRoot/, /seccompProfile/, /drop ALL/, /SYS_ADMIN/]) {
+      expect(v.some((x) => m.test(x)), String(m)).toBe(true);
+    }
+    const rootUser = podSpecOf(engine);
+    expect(restrictedViolations({ ...rootUser, securityContext: { ...(rootUser.securityContext as Obj), runAsUser: 0 } })).toContain("pod runAsUser is 0");
+  });
+
+  it("namespaces carry enforce at the given level and warn/audit at restricted", () => {
+    expect(podSecurityLabels("baseline")).toMatchObject({
+      "pod-security.kubernetes.io/enforce": "baseline",
+      "pod-security.kubernetes.io/warn": "restricted",
+      "pod-security.kubernetes.io/audit": "restricted",
+    });
+    const ns = namespaceArgs("ai-2501", "workloads", "restricted", "ai-2501") as unknown as Obj;
+    expect((ns.metadata as Obj).labels).toMatchObject({
+      "pod-security.kubernetes.io/enforce": "restricted",
+      "app.kubernetes.io/part-of": "agent-platform",
+      "app.kubernetes.io/managed-by": "pulumi",
+      "app.kubernetes.io/instance": "ai-2501",
+    });
+  });
+});
+
+describe("engine", () => {
+  it("fixes the executor backend, the CA bundle and the executor namespace", () => {
+    const env = envOf(engine);
+    expect(env).toContainEqual({ name: "EXECUTOR_MCP_BACKEND", value: "kube" });
+    expect(env).toContainEqual({ name: "NODE_EXTRA_CA_CERTS", value: SERVICE_ACCOUNT_CA });
+    expect(SERVICE_ACCOUNT_CA).toBe("/var/run/secrets/kubernetes.io/serviceaccount/ca.crt");
+    expect(env).toContainEqual({ name: "EXECUTOR_MCP_K8S_NAMESPACE", valueFrom: { fieldRef: { fieldPath: "metadata.namespace" } } });
+    expect(engineFixedEnv("sandbox")).toContainEqual({ name: "EXECUTOR_MCP_K8S_NAMESPACE", value: "sandbox" });
+  });
+
+  it("reads every secret value through a secretKeyRef and every setting through a configMapKeyRef", () => {
+    const env = envOf(engine);
+    const secretKeys = Object.keys(
+      engineSecretData({ postgresPassword: "a", credentialEncryptionKey: "b", engineApiKey: "c", authSecret: "d", logEncryptionKey: "e", elasticsearchPassword: "f", awsAccessKeyId: "g", awsSecretAccessKey: "h" }),
+    );
+    expect(secretKeys.sort()).toEqual(engineSecretKeys({ elasticsearch: true, awsCredentials: true }).sort());
+    for (const key of secretKeys) {
+      expect(env).toContainEqual({ name: key, valueFrom: { secretKeyRef: { name: "engine-secret", key } } });
+    }
+    for (const key of Object.keys(engineConfigData({ instance: "ai-2501" }))) {
+      expect(env).toContainEqual({ name: key, valueFrom: { configMapKeyRef: { name: "engine-config", key } } });
+    }
+    const names = env.map((e) => e.name);
+    expect(new Set(names).size).toBe(names.length);
+  });
+
+  it("runs as engine-executor, hardened, with probes, resources, the pull secret and the rollout checksum", () => {
+    const pod = podSpecOf(engine);
+    const c = containerOf(engine);
+    expect(pod.serviceAccountName).toBe("engine-executor");
+    expect(pod.imagePullSecrets).toEqual([{ name: "ai-2501-registry" }]);
+    expect(c.securityContext).toMatchObject({ runAsNonRoot: true, allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ["ALL"] }, seccompProfile: { type: "RuntimeDefault" } });
+    expect(c.volumeMounts).toContainEqual({ name: "tmp", mountPath: "/tmp" });
+    expect(pod.volumes).toContainEqual({ name: "tmp", emptyDir: {} });
+    expect(c.readinessProbe).toBeDefined();
+    expect(c.livenessProbe).toBeDefined();
+    expect(c.resources).toEqual(res);
+    expect((((engine.spec as Obj).template as Obj).metadata as Obj).annotations).toEqual({ [CHECKSUM_ANNOTATION]: "abc" });
+    expect((engine.spec as Obj).replicas).toBe(2);
+  });
+
+  it("passes Elasticsearch and AWS settings only when configured", () => {
+    expect(engineConfigData({ instance: "x" })).not.toHaveProperty("ELASTICSEARCH_URL");
+    expect(engineConfigData({ instance: "x", elasticsearch: { url: "https://es", username: "u" }, aws: { region: "eu-west-1" } })).toMatchObject({
+      ELASTICSEARCH_URL: "https://es",
+      ELASTICSEARCH_USERNAME: "u",
+      AWS_REGION: "eu-west-1",
+      DB_HOST: "x-postgres",
+    });
+    expect(engineSecretKeys({ elasticsearch: false, awsCredentials: false })).toEqual(["DB_PASSWORD", "CREDENTIAL_ENCRYPTION_KEY", "ENGINE_API_KEY", "AUTH_SECRET", "LOG_ENCRYPTION_KEY"]);
+  });
+
+  it("has a named ClusterIP Service selecting its pods", () => {
+    const s = engineServiceArgs("ns", "ai-2501") as unknown as Obj;
+    expect((s.metadata as Obj).name).toBe("ai-2501-engine");
+    expect((s.spec as Obj).selector).toEqual(((engine.spec as Obj).selector as Obj).matchLabels);
+  });
+});
+
+describe("command center", () => {
+  it("has BASE_URL = the public URL and reaches the engine by its Service", () => {
+    expect(commandCenterConfigData({ instance: "ai-2501", namespace: "ns", publicUrl: "https://agents.example.com" })).toMatchObject({
+      BASE_URL: "https://agents.example.com",
+      ENGINE_URL: "http://ai-2501-engine.ns.svc:8080",
+    });
+    expect(Object.keys(commandCenterSecretData({ engineApiKey: "a", authSecret: "b" })).sort()).toEqual(["AUTH_SECRET", "ENGINE_API_KEY"]);
+    const env = envOf(commandCenter);
+    expect(env).toContainEqual({ name: "ENGINE_API_KEY", valueFrom: { secretKeyRef: { name: "cc-secret", key: "ENGINE_API_KEY" } } });
+    expect(env).toContainEqual({ name: "BASE_URL", valueFrom: { configMapKeyRef: { name: "cc-config", key: "BASE_URL" } } });
+    expect(podSpecOf(commandCenter).automountServiceAccountToken).toBe(false);
+    expect((commandCenterServiceArgs("ns", "ai-2501") as unknown as { metadata: Obj }).metadata.name).toBe("ai-2501-command-center");
+  });
+});
+
+describe("postgres", () => {
+  it("uses Recreate, uid/gid 999 with fsGroup, a PGDATA subdirectory and pg_isready probes", () => {
+    expect((postgres.spec as Obj).strategy).toEqual({ type: "Recreate" });
+    expect(podSpecOf(postgres).securityContext).toMatchObject({ runAsUser: 999, runAsGroup: 999, fsGroup: 999, runAsNonRoot: true });
+    const env = envOf(postgres);
+    expect(env).toContainEqual({ name: "PGDATA", value: PGDATA });
+    expect(PGDATA).toBe("/var/lib/postgresql/data/pgdata");
+    expect(env).toContainEqual({ name: "POSTGRES_PASSWORD", valueFrom: { secretKeyRef: { name: "pg-secret", key: "POSTGRES_PASSWORD" } } });
+    expect(JSON.stringify(containerOf(postgres).readinessProbe)).toContain("pg_isready");
+    expect(podSpecOf(postgres).volumes).toContainEqual({ name: "data", persistentVolumeClaim: { claimName: "pg-data" } });
+    const pvc = postgresPvcArgs("ns", "i", "5Gi", "gp3") as unknown as { spec: Obj };
+    expect(pvc.spec).toEqual({ accessModes: ["ReadWriteOnce"], storageClassName: "gp3", resources: { requests: { storage: "5Gi" } } });
+    expect((postgresServiceArgs("ns", "ai-2501") as unknown as { metadata: Obj }).metadata.name).toBe("ai-2501-postgres");
+  });
+});
+
+describe("config checksum", () => {
+  it("is stable under key order and changes with any value", () => {
+    const a = configChecksum({ config: { A: "1", B: "2" }, secret: { S: "x" } });
+    expect(configChecksum({ secret: { S: "x" }, config: { B: "2", A: "1" } })).toBe(a);
+    expect(configChecksum({ config: { A: "1", B: "2" }, secret: { S: "y" } })).not.toBe(a);
+    expect(configChecksum({ config: { A: "1", B: "3" }, secret: { S: "x" } })).not.toBe(a);
+    expect(a).toMatch(/^[0-9a-f]{64}$/);
+  });
+});
