@@ -31,10 +31,24 @@ export function nameFromUrn(urn: string): string {
   return i >= 0 ? urn.slice(i + 2) : urn;
 }
 
-function fieldsOf(meta: StepEventMetadata): string[] {
+/** Top-level keys whose values differ between two property bags (values are compared, never kept). */
+export function changedKeys(a: Record<string, unknown> | undefined, b: Record<string, unknown> | undefined): string[] {
+  if (!a || !b) return [];
+  const keys = new Set([...Object.keys(a), ...Object.keys(b)]);
+  return [...keys].filter((k) => !k.startsWith("__") && JSON.stringify(a[k]) !== JSON.stringify(b[k])).sort();
+}
+
+/**
+ * Changed fields: the provider's detailed diff, else its top-level diffs, else (providers
+ * that report only "changed", e.g. dynamic providers) the keys whose values differ between
+ * the old and new state in the event: inputs for an update, outputs for a refresh result.
+ */
+function fieldsOf(meta: StepEventMetadata, isRefreshResult: boolean): string[] {
   const detailed = meta.detailedDiff ? Object.keys(meta.detailedDiff) : [];
-  const fields = detailed.length ? detailed : (meta.diffs ?? []);
-  return [...new Set(fields)].sort();
+  if (detailed.length) return [...new Set(detailed)].sort();
+  if (meta.diffs?.length) return [...new Set(meta.diffs)].sort();
+  if (meta.op !== "update" || !meta.old || !meta.new) return [];
+  return isRefreshResult ? changedKeys(meta.old.outputs, meta.new.outputs) : changedKeys(meta.old.inputs, meta.new.inputs);
 }
 
 /**
@@ -44,6 +58,7 @@ function fieldsOf(meta: StepEventMetadata): string[] {
  */
 export function changesFromEvents(events: readonly EngineEvent[]): ResourceChange[] {
   const byUrn = new Map<string, ResourceChange>();
+  const refreshed = new Set<string>();
   for (const ev of events) {
     const meta = ev.resourcePreEvent?.metadata ?? ev.resOutputsEvent?.metadata;
     if (!meta) continue;
@@ -51,8 +66,9 @@ export function changesFromEvents(events: readonly EngineEvent[]): ResourceChang
     const state = meta.new ?? meta.old;
     // Component resources: the engine omits `custom` when false (Go omitempty).
     if (state && state.custom !== true) continue;
-    const fields = fieldsOf(meta);
+    const fields = fieldsOf(meta, ev.resOutputsEvent !== undefined && refreshed.has(meta.urn));
     const prev = byUrn.get(meta.urn);
+    if (ev.resourcePreEvent && meta.op === "refresh") refreshed.add(meta.urn);
     if (NO_CHANGE.has(meta.op)) {
       // A result op of "same" after a "refresh" pre-event means: unchanged.
       if (ev.resOutputsEvent && meta.op === "same" && prev) byUrn.delete(meta.urn);

@@ -129,7 +129,8 @@ export function parseLockHolders(message: string): LockHolder[] {
   const re = /^\s+(\S+): created by (.+?)@(\S+) \(pid (\d+)\) at (\S+)\s*$/gm;
   const out: LockHolder[] = [];
   for (let m = re.exec(message); m; m = re.exec(message)) {
-    out.push({ url: m[1], user: m[2], host: m[3], pid: Number(m[4]), since: m[5] });
+    // The transcript can repeat the same lock (stdout and stderr); keep each once.
+    if (!out.some((h) => h.url === m![1])) out.push({ url: m[1], user: m[2], host: m[3], pid: Number(m[4]), since: m[5] });
   }
   return out;
 }

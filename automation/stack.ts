@@ -114,6 +114,7 @@ export async function clearStaleLocks(ctx: RunContext, err: Error): Promise<bool
       return false;
     }
     await fs.rm(file, { force: true });
+    await fs.rm(`${file}.attrs`, { force: true }); // the file backend's metadata beside each blob
     ctx.note(`removed a stale lock of stack ${ctx.opts.stack}: pulumi (pid ${h.pid}) on this host is gone (lock from ${h.since})`);
   }
   return true;

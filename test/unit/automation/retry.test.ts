@@ -140,6 +140,10 @@ describe("lock errors", () => {
     ]);
   });
 
+  it("lists a lock repeated in the transcript once", () => {
+    expect(parseLockHolders(LOCK_MESSAGE + LOCK_MESSAGE)).toHaveLength(1);
+  });
+
   it("calls a lock stale only on this host, for a dead process, on a file backend", () => {
     const h = parseLockHolders(LOCK_MESSAGE)[0];
     expect(staleLocks([h], "runner-7", () => false)).toEqual([h]);
