@@ -90,6 +90,7 @@ export class AgentPlatform extends pulumi.ComponentResource {
         storageClass: c.postgres.storageClass,
         password: secrets.values.postgresPassword,
         imagePullSecretName: pull.secretName,
+        checksumKey: secrets.checksumKey,
       },
       { parent: this },
     );
@@ -123,6 +124,7 @@ export class AgentPlatform extends pulumi.ComponentResource {
           ...awsCredentials,
         },
         imagePullSecretName: pull.secretName,
+        checksumKey: secrets.checksumKey,
       },
       { parent: this },
     );
@@ -146,6 +148,7 @@ export class AgentPlatform extends pulumi.ComponentResource {
           ...awsCredentials,
         },
         imagePullSecretName: pull.secretName,
+        checksumKey: secrets.checksumKey,
       },
       { parent: this },
     );

@@ -32,6 +32,8 @@ export interface CommandCenterArgs {
     awsSecretAccessKey?: pulumi.Input<string>;
   };
   imagePullSecretName?: string;
+  /** Key of the rollout-checksum HMAC (GeneratedSecrets.checksumKey). */
+  checksumKey: pulumi.Input<string>;
 }
 
 /** The command center UI: ConfigMap (BASE_URL = publicUrl), Secret, Deployment, Service. */
@@ -62,7 +64,9 @@ export class CommandCenter extends pulumi.ComponentResource {
       opaqueSecretArgs(args.namespace, labels, pulumi.secret(secretValues.apply(toSecretData))),
       { parent: this },
     );
-    const checksum = secretValues.apply((sv) => configChecksum({ config: configData, secret: sv }));
+    const checksum = pulumi.unsecret(
+      pulumi.all([secretValues, args.checksumKey]).apply(([sv, key]) => configChecksum({ config: configData, secret: sv }, key)),
+    );
     new k8s.apps.v1.Deployment(
       `${name}-deployment`,
       commandCenterDeploymentArgs({

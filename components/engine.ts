@@ -38,6 +38,8 @@ export interface EngineArgs {
   aws?: { region?: string };
   secrets: EngineSecretInputs;
   imagePullSecretName?: string;
+  /** Key of the rollout-checksum HMAC (GeneratedSecrets.checksumKey). */
+  checksumKey: pulumi.Input<string>;
 }
 
 /** The agent engine: ConfigMap, Secret, license Secret, Deployment (as engine-executor), Service. */
@@ -83,7 +85,10 @@ export class Engine extends pulumi.ComponentResource {
       { parent: this },
     );
     // A value, computed inside apply; the resources themselves are never created in an apply.
-    const checksum = secretValues.apply((sv) => configChecksum({ config: configData, secret: sv, license: licenseData }));
+    // Not secret: it is an HMAC under a random key (see configChecksum), so the spec stays readable.
+    const checksum = pulumi.unsecret(
+      pulumi.all([secretValues, args.checksumKey]).apply(([sv, key]) => configChecksum({ config: configData, secret: sv, license: licenseData }, key)),
+    );
     new k8s.apps.v1.Deployment(
       `${name}-deployment`,
       engineDeploymentArgs({

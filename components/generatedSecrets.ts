@@ -49,10 +49,16 @@ export interface GeneratedSecretsArgs {
  */
 export class GeneratedSecrets extends pulumi.ComponentResource {
   public readonly values: Record<GeneratedSecretName, pulumi.Output<string>>;
+  /**
+   * Key of the rollout-checksum HMAC (builders/security.ts): the generated auth secret, which is
+   * random and in state whether or not the operator hand-set the auth secret. Secret.
+   */
+  public readonly checksumKey: pulumi.Output<string>;
 
   constructor(name: string, args: GeneratedSecretsArgs, opts?: pulumi.ComponentResourceOptions) {
     super("agent-platform:index:GeneratedSecrets", name, {}, opts);
     const values = {} as Record<GeneratedSecretName, pulumi.Output<string>>;
+    let checksumKey: pulumi.Output<string> | undefined;
     for (const key of Object.keys(SECRET_SHAPES) as GeneratedSecretName[]) {
       const shape = SECRET_SHAPES[key];
       const generated = new GeneratedSecretValue(
@@ -61,10 +67,12 @@ export class GeneratedSecrets extends pulumi.ComponentResource {
         // protect: losing the credential encryption key loses every stored credential.
         { parent: this, protect: true },
       );
+      if (key === "authSecret") checksumKey = pulumi.secret(generated.value);
       const override = args.overrides[key];
       values[key] = pulumi.secret(override !== undefined ? pulumi.output(override) : generated.value);
     }
     this.values = values;
+    this.checksumKey = checksumKey!;
     this.registerOutputs({});
   }
 }

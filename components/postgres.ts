@@ -20,6 +20,8 @@ export interface PostgresArgs {
   storageClass?: string;
   password: pulumi.Input<string>;
   imagePullSecretName?: string;
+  /** Key of the rollout-checksum HMAC (GeneratedSecrets.checksumKey). */
+  checksumKey: pulumi.Input<string>;
 }
 
 /** PostgreSQL for the engine: Secret, PVC (protected, kept on delete), Deployment (Recreate), Service. */
@@ -40,7 +42,9 @@ export class Postgres extends pulumi.ComponentResource {
       postgresPvcArgs(args.namespace, args.instanceName, args.storageSize, args.storageClass),
       { parent: this, protect: true, retainOnDelete: true },
     );
-    const checksum = password.apply((p) => configChecksum({ secret: postgresSecretData(p) }));
+    const checksum = pulumi.unsecret(
+      pulumi.all([password, args.checksumKey]).apply(([p, key]) => configChecksum({ secret: postgresSecretData(p) }, key)),
+    );
     new k8s.apps.v1.Deployment(
       `${name}-deployment`,
       postgresDeploymentArgs({

@@ -1,5 +1,5 @@
 import type * as k8s from "@pulumi/kubernetes";
-import { createHash } from "crypto";
+import { createHmac } from "crypto";
 
 type PodSecurityContext = k8s.types.input.core.v1.PodSecurityContext;
 type SecurityContext = k8s.types.input.core.v1.SecurityContext;
@@ -33,12 +33,18 @@ export function containerSecurityContext(uid: number, gid: number): SecurityCont
 /**
  * A stable digest of a workload's ConfigMap and Secret data, put on the pod template so that any
  * change to either rolls the pods. Keys are sorted so the digest does not depend on object order.
+ *
+ * It is an HMAC-SHA256 keyed with a generated random value (GeneratedSecrets.checksumKey), not a
+ * bare hash: the annotation can then stay a plain (non-secret) value, so the Deployment's spec is
+ * not marked secret and previews show real diffs, while a weak hand-set password still cannot be
+ * guessed offline from the annotation.
  */
-export function configChecksum(parts: Record<string, Record<string, string>>): string {
+export function configChecksum(parts: Record<string, Record<string, string>>, key: string): string {
+  if (key.length < 16) throw new Error("configChecksum needs a random key of at least 16 characters");
   const canonical = Object.keys(parts)
     .sort()
     .map((p) => [p, Object.keys(parts[p]).sort().map((k) => [k, parts[p][k]])]);
-  return createHash("sha256").update(JSON.stringify(canonical)).digest("hex");
+  return createHmac("sha256", key).update(JSON.stringify(canonical)).digest("hex");
 }
 
 export const CHECKSUM_ANNOTATION = "agent-platform.io/config-checksum";

@@ -247,10 +247,19 @@ describe("postgres", () => {
 
 describe("config checksum", () => {
   it("is stable under key order and changes with any value", () => {
-    const a = configChecksum({ config: { A: "1", B: "2" }, secret: { S: "x" } });
-    expect(configChecksum({ secret: { S: "x" }, config: { B: "2", A: "1" } })).toBe(a);
-    expect(configChecksum({ config: { A: "1", B: "2" }, secret: { S: "y" } })).not.toBe(a);
-    expect(configChecksum({ config: { A: "1", B: "3" }, secret: { S: "x" } })).not.toBe(a);
+    const key = "k".repeat(32);
+    const a = configChecksum({ config: { A: "1", B: "2" }, secret: { S: "x" } }, key);
+    expect(configChecksum({ secret: { S: "x" }, config: { B: "2", A: "1" } }, key)).toBe(a);
+    expect(configChecksum({ config: { A: "1", B: "2" }, secret: { S: "y" } }, key)).not.toBe(a);
+    expect(configChecksum({ config: { A: "1", B: "3" }, secret: { S: "x" } }, key)).not.toBe(a);
     expect(a).toMatch(/^[0-9a-f]{64}$/);
+  });
+
+  it("is keyed: without the random key the digest of a guessed password does not match", () => {
+    const parts = { secret: { POSTGRES_PASSWORD: "password" } };
+    const a = configChecksum(parts, "a".repeat(43));
+    expect(configChecksum(parts, "b".repeat(43))).not.toBe(a);
+    expect(a).not.toBe(require("crypto").createHash("sha256").update(JSON.stringify([["secret", [["POSTGRES_PASSWORD", "password"]]]])).digest("hex"));
+    expect(() => configChecksum(parts, "short")).toThrow(/random key/);
   });
 });

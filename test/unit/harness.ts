@@ -39,6 +39,15 @@ export type InvokeScript = Record<string, (inputs: Record<string, unknown>) => R
 export const registered: Registered[] = [];
 export const invokes: InvokeCall[] = [];
 
+/** Replaces each serialized secret wrapper with its value. */
+function unwrapSecrets(value: unknown): unknown {
+  if (value === null || typeof value !== "object") return value;
+  if (Array.isArray(value)) return value.map(unwrapSecrets);
+  const obj = value as Record<string, unknown>;
+  if (obj[SIG_KEY] === SECRET_SIG) return unwrapSecrets(obj.value);
+  return Object.fromEntries(Object.entries(obj).map(([k, v]) => [k, unwrapSecrets(v)]));
+}
+
 function secretPathsOf(value: unknown, path: string, out: string[]): void {
   if (value === null || typeof value !== "object") return;
   if (Array.isArray(value)) {
@@ -120,7 +129,7 @@ export function setupMocks(
     };
     registered.push(rec);
     original(req, (err, resp) => {
-      rec.inputs = pulumi.runtime.deserializeProperties(req.getObject()!) as Record<string, unknown>;
+      rec.inputs = unwrapSecrets(pulumi.runtime.deserializeProperties(req.getObject()!)) as Record<string, unknown>;
       cb(err, resp);
     });
   };

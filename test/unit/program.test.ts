@@ -1,0 +1,255 @@
+// The whole program (index.ts) under Pulumi mocks with the dev stack's settings: what it registers,
+// parents, secrecy, protection, RBAC, env, Pod Security, and its stack outputs.
+import * as crypto from "crypto";
+import * as pulumi from "@pulumi/pulumi";
+import { beforeAll, describe, expect, it } from "vitest";
+import { find, ofType, registered, settle, setupMocks, valueOf, type Registered } from "./harness";
+import { restrictedViolations } from "./podSecurity";
+
+const PEM = crypto.generateKeyPairSync("ec", { namedCurve: "prime256v1" }).publicKey.export({ type: "spki", format: "pem" }).toString();
+const HAND_SET_AUTH = "hand-set-auth-secret-value-0123456789";
+
+setupMocks(
+  {
+    "pulumi:disable-default-providers": '["*"]',
+    imageTag: "dev",
+    publicUrl: "http://localhost:8080",
+    registryMode: "none",
+    registryServer: "localhost:5000/2501",
+    licensePublicKey: PEM,
+    postgresStorageSize: "1Gi",
+    authSecret: HAND_SET_AUTH,
+  },
+  { secretKeys: ["authSecret"] },
+);
+
+type Program = typeof import("../../index");
+let program: Program;
+type Obj = Record<string, unknown>;
+
+beforeAll(async () => {
+  program = await import("../../index");
+  await settle();
+});
+
+const T = {
+  ns: "kubernetes:core/v1:Namespace",
+  secret: "kubernetes:core/v1:Secret",
+  cm: "kubernetes:core/v1:ConfigMap",
+  deploy: "kubernetes:apps/v1:Deployment",
+  svc: "kubernetes:core/v1:Service",
+  sa: "kubernetes:core/v1:ServiceAccount",
+  role: "kubernetes:rbac.authorization.k8s.io/v1:Role",
+  binding: "kubernetes:rbac.authorization.k8s.io/v1:RoleBinding",
+  pvc: "kubernetes:core/v1:PersistentVolumeClaim",
+  gen: "pulumi-nodejs:dynamic/agent-platform:GeneratedSecretValue",
+};
+const podSpec = (d: Registered): Obj => (((d.inputs.spec as Obj).template as Obj).spec as Obj);
+const env = (d: Registered): Obj[] => ((podSpec(d).containers as Obj[])[0].env as Obj[]);
+const parentType = (r: Registered): string => r.parent.split("::")[2]?.split("$").pop() ?? "";
+
+describe("what the dev stack registers", () => {
+  it("registers the expected resources under one AgentPlatform", () => {
+    const summary = registered.map((r) => `${r.type} ${r.name}`).sort();
+    expect(summary).toEqual(
+      [
+        "pulumi:providers:kubernetes k8s",
+        "agent-platform:index:AgentPlatform platform",
+        "agent-platform:index:Namespaces platform-namespaces",
+        "agent-platform:index:RegistryPullSecret platform-registry",
+        "agent-platform:index:ExecutorAccess platform-executor-access",
+        "agent-platform:index:GeneratedSecrets platform-secrets",
+        "agent-platform:index:Postgres platform-postgres",
+        "agent-platform:index:Engine platform-engine",
+        "agent-platform:index:CommandCenter platform-command-center",
+        `${T.ns} platform-namespaces-workloads`,
+        `${T.sa} platform-executor-access-service-account`,
+        `${T.role} platform-executor-access-role`,
+        `${T.binding} platform-executor-access-role-binding`,
+        `${T.gen} platform-secrets-postgres-password`,
+        `${T.gen} platform-secrets-credential-encryption-key`,
+        `${T.gen} platform-secrets-engine-api-key`,
+        `${T.gen} platform-secrets-auth-secret`,
+        `${T.gen} platform-secrets-log-encryption-key`,
+        `${T.secret} platform-postgres-secret`,
+        `${T.pvc} platform-postgres-data`,
+        `${T.deploy} platform-postgres-deployment`,
+        `${T.svc} platform-postgres-service`,
+        `${T.cm} platform-engine-config`,
+        `${T.secret} platform-engine-secret`,
+        `${T.secret} platform-engine-license`,
+        `${T.deploy} platform-engine-deployment`,
+        `${T.svc} platform-engine-service`,
+        `${T.cm} platform-command-center-config`,
+        `${T.secret} platform-command-center-secret`,
+        `${T.deploy} platform-command-center-deployment`,
+        `${T.svc} platform-command-center-service`,
+      ].sort(),
+    );
+  });
+
+  it("parents every resource: the platform at the top, each child under its component, names prefixed", () => {
+    for (const r of registered) {
+      if (r.type === "pulumi:providers:kubernetes" || r.type === "agent-platform:index:AgentPlatform") {
+        expect(r.parent, r.name).toBe("");
+        continue;
+      }
+      expect(r.parent, r.name).not.toBe("");
+      const parentName = r.parent.split("::").pop()!;
+      expect(r.name.startsWith(`${parentName}-`), `${r.name} under ${parentName}`).toBe(true);
+      if (r.type.startsWith("agent-platform:index:")) expect(parentType(r)).toBe("agent-platform:index:AgentPlatform");
+      else expect(parentType(r)).toMatch(/^agent-platform:index:/);
+    }
+  });
+
+  it("uses the explicit Kubernetes provider (no default provider anywhere)", () => {
+    expect(ofType("pulumi:providers:kubernetes").map((r) => r.name)).toEqual(["k8s"]);
+    expect(registered.filter((r) => r.type.startsWith("pulumi:providers:aws"))).toEqual([]);
+  });
+
+  it("creates no pull secret in none mode and references none", () => {
+    expect(ofType(T.secret).filter((s) => s.inputs.type === "kubernetes.io/dockerconfigjson")).toEqual([]);
+    for (const d of ofType(T.deploy)) expect(podSpec(d).imagePullSecrets, d.name).toBeUndefined();
+  });
+});
+
+describe("namespaces and executor RBAC", () => {
+  it("labels the shared namespace for Pod Security: executor level enforced, restricted warned and audited", () => {
+    const labels = (find(T.ns, "platform-namespaces-workloads").inputs.metadata as Obj).labels as Obj;
+    expect((find(T.ns, "platform-namespaces-workloads").inputs.metadata as Obj).name).toBe("ai-2501");
+    expect(labels["pod-security.kubernetes.io/enforce"]).toBe("baseline");
+    expect(labels["pod-security.kubernetes.io/warn"]).toBe("restricted");
+    expect(labels["pod-security.kubernetes.io/audit"]).toBe("restricted");
+  });
+
+  it("creates ServiceAccount engine-executor and a Role with exactly the documented verbs", () => {
+    expect(find(T.sa, "platform-executor-access-service-account").inputs.metadata).toMatchObject({ name: "engine-executor", namespace: "ai-2501" });
+    const role = find(T.role, "platform-executor-access-role");
+    expect((role.inputs.metadata as Obj).namespace).toBe("ai-2501");
+    expect(role.inputs.rules).toEqual([
+      { apiGroups: [""], resources: ["pods"], verbs: ["create", "get", "list", "watch", "delete"] },
+      { apiGroups: [""], resources: ["pods/attach"], verbs: ["create", "get"] },
+      { apiGroups: [""], resources: ["pods/status"], verbs: ["get"] },
+      { apiGroups: [""], resources: ["pods/log"], verbs: ["get"] },
+    ]);
+    const binding = find(T.binding, "platform-executor-access-role-binding");
+    expect(binding.inputs.roleRef).toEqual({ apiGroup: "rbac.authorization.k8s.io", kind: "Role", name: "platform-executor-access-role-x1y2z3" });
+    expect(binding.inputs.subjects).toEqual([{ kind: "ServiceAccount", name: "engine-executor", namespace: "ai-2501" }]);
+  });
+});
+
+describe("generated secrets", () => {
+  it("are five protected dynamic resources whose value is an additional secret output", () => {
+    const gens = ofType(T.gen);
+    expect(gens).toHaveLength(5);
+    for (const g of gens) {
+      expect(g.protect, g.name).toBe(true);
+      expect(g.additionalSecretOutputs).toEqual(["value"]);
+      expect(typeof g.inputs.__provider).toBe("string");
+      expect(g.inputs.rotation).toBe("");
+    }
+    expect(find(T.gen, "platform-secrets-credential-encryption-key").inputs).toMatchObject({ bytes: 32, encoding: "hex" });
+  });
+
+  it("go into the engine Secret; a hand-set value wins over the generated one", async () => {
+    const data = find(T.secret, "platform-engine-secret").inputs.data as Record<string, string>;
+    const decoded = Object.fromEntries(Object.entries(data).map(([k, v]) => [k, Buffer.from(v, "base64").toString("utf8")]));
+    expect(Object.keys(decoded).sort()).toEqual(["AUTH_SECRET", "CREDENTIAL_ENCRYPTION_KEY", "DB_PASSWORD", "ENGINE_API_KEY", "LOG_ENCRYPTION_KEY"]);
+    expect(decoded.AUTH_SECRET).toBe(HAND_SET_AUTH);
+    expect(decoded.CREDENTIAL_ENCRYPTION_KEY).toMatch(/^[0-9a-f]{64}$/);
+    expect(decoded.ENGINE_API_KEY).toBe(await valueOf(program.engineApiKey));
+    const pg = find(T.secret, "platform-postgres-secret").inputs.data as Record<string, string>;
+    expect(Buffer.from(pg.POSTGRES_PASSWORD, "base64").toString()).toBe(decoded.DB_PASSWORD);
+  });
+
+  it("keep Secret data secret in what is sent to the engine; Deployments hold no secret at all", () => {
+    for (const name of ["platform-engine-secret", "platform-postgres-secret", "platform-command-center-secret"]) {
+      expect(find(T.secret, name).secretPaths, name).toEqual(["data"]);
+    }
+    // The rollout checksum is a keyed HMAC, so it is plain: the pod spec stays readable in diffs.
+    for (const d of ofType(T.deploy)) expect(d.secretPaths, d.name).toEqual([]);
+    for (const c of ofType(T.cm)) expect(JSON.stringify(c.inputs)).not.toContain(HAND_SET_AUTH);
+  });
+});
+
+describe("postgres", () => {
+  it("keeps its data: the PVC is protected and retained on delete", () => {
+    const pvc = find(T.pvc, "platform-postgres-data");
+    expect(pvc.protect).toBe(true);
+    expect(pvc.retainOnDelete).toBe(true);
+    expect(pvc.inputs.spec).toMatchObject({ accessModes: ["ReadWriteOnce"], resources: { requests: { storage: "1Gi" } } });
+  });
+
+  it("uses the PVC and the Secret by their generated names, Recreate, and a named Service", () => {
+    const d = find(T.deploy, "platform-postgres-deployment");
+    expect((d.inputs.spec as Obj).strategy).toEqual({ type: "Recreate" });
+    expect(podSpec(d).volumes).toContainEqual({ name: "data", persistentVolumeClaim: { claimName: "platform-postgres-data-x1y2z3" } });
+    expect(env(d)).toContainEqual({ name: "POSTGRES_PASSWORD", valueFrom: { secretKeyRef: { name: "platform-postgres-secret-x1y2z3", key: "POSTGRES_PASSWORD" } } });
+    expect((find(T.svc, "platform-postgres-service").inputs.metadata as Obj).name).toBe("ai-2501-postgres");
+  });
+});
+
+describe("engine and command center", () => {
+  it("every pod spec passes Pod Security restricted", () => {
+    const deployments = ofType(T.deploy);
+    expect(deployments).toHaveLength(3);
+    for (const d of deployments) expect(restrictedViolations(podSpec(d)), d.name).toEqual([]);
+  });
+
+  it("the engine runs as engine-executor with the kube backend, the CA bundle and the Downward API namespace", () => {
+    const d = find(T.deploy, "platform-engine-deployment");
+    expect(podSpec(d).serviceAccountName).toBe("engine-executor");
+    const e = env(d);
+    expect(e).toContainEqual({ name: "EXECUTOR_MCP_BACKEND", value: "kube" });
+    expect(e).toContainEqual({ name: "NODE_EXTRA_CA_CERTS", value: "/var/run/secrets/kubernetes.io/serviceaccount/ca.crt" });
+    expect(e).toContainEqual({ name: "EXECUTOR_MCP_K8S_NAMESPACE", valueFrom: { fieldRef: { fieldPath: "metadata.namespace" } } });
+    expect((podSpec(d).containers as Obj[])[0].image).toBe("localhost:5000/2501/engine:dev");
+  });
+
+  it("every engine env var that holds a secret comes from a secretKeyRef; the rest from its ConfigMap", () => {
+    const d = find(T.deploy, "platform-engine-deployment");
+    const secretKeys = Object.keys(find(T.secret, "platform-engine-secret").inputs.data as Obj);
+    const configKeys = Object.keys(find(T.cm, "platform-engine-config").inputs.data as Obj);
+    for (const key of secretKeys) {
+      expect(env(d)).toContainEqual({ name: key, valueFrom: { secretKeyRef: { name: "platform-engine-secret-x1y2z3", key } } });
+    }
+    for (const key of configKeys) {
+      expect(env(d)).toContainEqual({ name: key, valueFrom: { configMapKeyRef: { name: "platform-engine-config-x1y2z3", key } } });
+    }
+    expect(env(d)).toHaveLength(secretKeys.length + configKeys.length + 3);
+    expect(env(d).filter((v) => "value" in v).map((v) => v.name).sort()).toEqual(["EXECUTOR_MCP_BACKEND", "NODE_EXTRA_CA_CERTS"]);
+  });
+
+  it("the command center gets BASE_URL = publicUrl and its secrets by reference", () => {
+    expect(find(T.cm, "platform-command-center-config").inputs.data).toMatchObject({ BASE_URL: "http://localhost:8080", ENGINE_URL: "http://ai-2501-engine.ai-2501.svc:8080" });
+    const d = find(T.deploy, "platform-command-center-deployment");
+    for (const key of ["ENGINE_API_KEY", "AUTH_SECRET"]) {
+      expect(env(d)).toContainEqual({ name: key, valueFrom: { secretKeyRef: { name: "platform-command-center-secret-x1y2z3", key } } });
+    }
+  });
+
+  it("the rollout checksum covers config and secret data", () => {
+    const d = find(T.deploy, "platform-engine-deployment");
+    const annotations = (((d.inputs.spec as Obj).template as Obj).metadata as Obj).annotations as Obj;
+    expect(annotations["agent-platform.io/config-checksum"]).toMatch(/^[0-9a-f]{64}$/);
+  });
+});
+
+describe("stack outputs", () => {
+  it("exports namespaces, service names, the executor account and no pull-secret expiry in none mode", async () => {
+    expect(await valueOf(program.namespace)).toBe("ai-2501");
+    expect(await valueOf(program.executorNamespace)).toBe("ai-2501");
+    expect(await valueOf(program.engineServiceName)).toBe("ai-2501-engine");
+    expect(await valueOf(program.commandCenterServiceName)).toBe("ai-2501-command-center");
+    expect(await valueOf(program.postgresServiceName)).toBe("ai-2501-postgres");
+    expect(await valueOf(program.executorServiceAccount)).toBe("engine-executor");
+    expect(await valueOf(program.pullSecretExpiresAt)).toBeUndefined();
+    expect(program.pullSecretName).toBeNull();
+  });
+
+  it("exports the engine API key as a secret output", async () => {
+    expect(await pulumi.isSecret(program.engineApiKey)).toBe(true);
+    expect(await valueOf(program.engineApiKey)).toMatch(/^[A-Za-z0-9_-]{43}$/);
+    expect(await pulumi.isSecret(program.namespace)).toBe(false);
+  });
+});
