@@ -44,12 +44,18 @@ async function listFiles(root: string, dir = root): Promise<RenderedFile[]> {
   return out;
 }
 
+/** "imageTag" -> "agent-platform:imageTag", as `pulumi config set` reads a key without namespace. */
+export function qualifyKey(key: string, project = "agent-platform"): string {
+  return key.includes(":") ? key : `${project}:${key}`;
+}
+
 export function renderStackName(stack: string, suffix: string): string {
   const last = stack.split("/").pop() ?? stack;
   return `render-${last}-${suffix}`;
 }
 
-export async function render(ctx: RunContext, realStack: Stack, secretValues: readonly string[]): Promise<CommandResult> {
+export async function render(ctx: RunContext, realStack: Stack, stackSecretValues: readonly string[]): Promise<CommandResult> {
+  const secretValues = [...stackSecretValues, ...ctx.opts.config.filter((c) => c.secret).map((c) => c.value)];
   const out = path.resolve(ctx.opts.out ?? "");
   const config: ConfigMap = await realStack.getAllConfig();
   const tmp = await fs.mkdtemp(path.join(os.tmpdir(), "agent-platform-render-"));
@@ -68,7 +74,9 @@ export async function render(ctx: RunContext, realStack: Stack, secretValues: re
     ctx.note(`render: running the program for stack ${ctx.opts.stack} in render mode (throwaway stack ${tempName}; the cluster and the real state are not touched)`);
     const temp = await Stack.create(tempName, ws);
     created = true;
-    await temp.setAllConfig({ ...config, [RENDER_CONFIG_KEY]: { value: renderDir, secret: false } });
+    const overrides: ConfigMap = {};
+    for (const c of ctx.opts.config) overrides[qualifyKey(c.key)] = { value: c.value, secret: c.secret };
+    await temp.setAllConfig({ ...config, ...overrides, [RENDER_CONFIG_KEY]: { value: renderDir, secret: false } });
     await temp.up({ onOutput: ctx.progress, onError: ctx.progress, signal: ctx.signal, parallel: ctx.opts.parallel, color: ctx.opts.json ? "never" : undefined });
 
     const files = await listFiles(renderDir);

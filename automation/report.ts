@@ -108,7 +108,14 @@ export function humanSummary(opts: Pick<CliOptions, "command" | "stack">, result
     }
   } else {
     const n = result.changes?.length ?? 0;
-    const verb = opts.command === "preview" ? (n ? `${n} resource(s) would change` : "no changes") : `${n} resource(s) changed`;
+    const verb =
+      opts.command === "preview"
+        ? n
+          ? `${n} resource(s) would change`
+          : "no changes"
+        : opts.command === "render" || opts.command === "outputs"
+          ? "done"
+          : `${n} resource(s) changed`;
     lines.push(`${head} ${verb}`);
     for (const c of result.changes ?? []) lines.push(changeLine(c, opts.command === "refresh" ? "refresh" : "preview"));
     for (const e of result.excluded ?? []) lines.push(` excluded: ${e.type} ${e.name} (${e.fields.join(", ")}): ${e.reason}`);

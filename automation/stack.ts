@@ -87,7 +87,9 @@ export function commandEnv(ctx: RunContext): Record<string, string> {
 export async function openStack(ctx: RunContext): Promise<{ ws: LocalWorkspace; stack: Stack; secretValues: string[] }> {
   const ws = await openWorkspace(ctx, commandEnv(ctx));
   const stack = await selectStack(ctx, ws, ctx.opts.stack);
-  await applyConfig(stack, ctx.opts.config, ctx);
+  // render applies --config/--secret-config to its throwaway stack only, never to the real one.
+  if (ctx.opts.command !== "render") await applyConfig(stack, ctx.opts.config, ctx);
+  else for (const s of ctx.opts.config) if (s.secret) ctx.masker.add(s.value);
   const secretValues = ctx.opts.command === "outputs" ? [] : await maskStackSecrets(stack, ctx);
   return { ws, stack, secretValues };
 }

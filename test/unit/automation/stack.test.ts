@@ -4,7 +4,7 @@ import type { RunContext } from "../../../automation/context";
 import { SecretMasker } from "../../../automation/mask";
 import { realClock } from "../../../automation/retry";
 import { commandEnv, definedEnv } from "../../../automation/stack";
-import { renderStackName } from "../../../automation/render";
+import { qualifyKey, renderStackName } from "../../../automation/render";
 
 function ctx(argv: string[], env: Record<string, string> = {}): RunContext {
   return {
@@ -35,6 +35,10 @@ describe("commandEnv", () => {
 describe("small helpers", () => {
   it("definedEnv drops unset variables", () => {
     expect(definedEnv({ A: "1", B: undefined })).toEqual({ A: "1" });
+  });
+  it("qualifies config keys like pulumi config set", () => {
+    expect(qualifyKey("imageTag")).toBe("agent-platform:imageTag");
+    expect(qualifyKey("kubernetes:context")).toBe("kubernetes:context");
   });
   it("names the throwaway render stack after the last segment of the stack name", () => {
     expect(renderStackName("acme/agent-platform/prod", "a1b2c3")).toBe("render-prod-a1b2c3");
