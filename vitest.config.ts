@@ -18,6 +18,7 @@ export default defineConfig({
       {
         test: {
           name: "integration",
+          globalSetup: ["test/integration/global-setup.ts"],
           include: ["test/integration/**/*.test.ts"],
           environment: "node",
           isolate: true,

@@ -141,6 +141,10 @@ EOF
   chmod 600 "$1"
 }
 
+nodes_untainted() {
+  [ -z "$(kubectl_ get nodes -o jsonpath='{.items[*].spec.taints}')" ]
+}
+
 start() { # start <component> <args...>
   local c=$1; shift
   "$bin/$c" "$@" >"$dir/logs/$c.log" 2>&1 &
@@ -200,7 +204,7 @@ up() {
     --authentication-kubeconfig "$dir/controller-manager.kubeconfig" --authorization-kubeconfig "$dir/controller-manager.kubeconfig" \
     --bind-address 127.0.0.1 --secure-port "$kcm" --leader-elect=false \
     --use-service-account-credentials --service-account-private-key-file "$p/sa.key" --root-ca-file "$p/ca.crt" \
-    --controllers '*,-nodelifecycle,-nodeipam,-cloud-node-lifecycle,-service-lb-controller,-node-route-controller' \
+    --controllers '*,-nodeipam,-cloud-node-lifecycle,-service-lb-controller,-node-route-controller' \
     --enable-hostpath-provisioner --profiling=false
   start kube-scheduler --kubeconfig "$dir/scheduler.kubeconfig" \
     --authentication-kubeconfig "$dir/scheduler.kubeconfig" --authorization-kubeconfig "$dir/scheduler.kubeconfig" \
@@ -233,6 +237,8 @@ status:
 EOF
   done
   wait_for "nodes Ready" 60 kubectl_ wait --for=condition=Ready node --all --timeout=1s
+  # The node lifecycle controller lifts the not-ready taint once a node reports Ready.
+  wait_for "nodes schedulable" 60 nodes_untainted
   # The service-account controller must have made the default ServiceAccount before pods work.
   wait_for "default service account" 60 kubectl_ get serviceaccount default -n default
   log "up in $((SECONDS - t0)) s: API https://127.0.0.1:$api, $nodes simulated nodes"
