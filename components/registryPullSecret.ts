@@ -43,19 +43,19 @@ export class RegistryPullSecret extends pulumi.ComponentResource {
         reg.registryId ? { registryId: reg.registryId } : {},
         { provider: args.awsProvider, parent: this },
       );
-      json = pulumi.secret(token.authorizationToken.apply((t) => dockerConfigJson(reg.host, parseEcrAuthorizationToken(t))));
+      // secret() first, so the document is born secret (one derived Output, no plain intermediate).
+      json = pulumi.secret(token.authorizationToken).apply((t) => dockerConfigJson(reg.host, parseEcrAuthorizationToken(t)));
       expiresAt = token.expiresAt;
     } else if (reg.mode === "static") {
       if (args.password === undefined) {
         throw new pulumi.ResourceError("registryMode static needs agent-platform:registryPassword (set it with --secret)", this);
       }
-      json = pulumi.secret(
-        pulumi.output(args.password).apply((password) => dockerConfigJson(reg.host, { username: reg.username, password })),
-      );
+      json = pulumi.secret(args.password).apply((password) => dockerConfigJson(reg.host, { username: reg.username, password }));
     }
     if (json !== undefined) {
-      const data = pulumi.secret(json.apply((j) => toSecretData({ ".dockerconfigjson": j })));
+      const document = json;
       for (const [role, namespace] of Object.entries(args.namespaces)) {
+        const data = document.apply((j) => toSecretData({ ".dockerconfigjson": j }));
         new k8s.core.v1.Secret(`${name}-${role}`, pullSecretArgs(pullSecretName(args.instanceName), namespace, args.instanceName, data), {
           parent: this,
         });
@@ -66,6 +66,8 @@ export class RegistryPullSecret extends pulumi.ComponentResource {
     }
     this.expiresAt = expiresAt;
     this.dockerConfigJson = json ?? pulumi.output(undefined);
-    this.registerOutputs({ expiresAt: this.expiresAt });
+    // Nothing registered here: the expiry is a stack output, and a failed token must fail the
+    // Secrets that need it, not this component's bookkeeping.
+    this.registerOutputs({});
   }
 }

@@ -97,8 +97,13 @@ export function setupMocks(
       call(args: pulumi.runtime.MockCallArgs): Record<string, unknown> {
         invokes.push({ token: args.token, inputs: args.inputs as Record<string, unknown> });
         const f = script[args.token];
-        if (!f) throw new Error(`unexpected invoke ${args.token} (script it in the test)`);
-        return f(args.inputs as Record<string, unknown>);
+        try {
+          if (!f) throw new Error(`unexpected invoke ${args.token} (script it in the test)`);
+          return f(args.inputs as Record<string, unknown>);
+        } catch (e) {
+          // The SDK reports an invoke failure from the gRPC error's `details`, as the engine sends it.
+          throw Object.assign(new Error((e as Error).message), { details: (e as Error).message });
+        }
       },
     },
     PROJECT,
