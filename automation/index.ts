@@ -1,5 +1,5 @@
 /** Library entry: the CLI as a function plus its pure building blocks. */
-export { run, REPO_ROOT, type RunDeps } from "./cli-main";
+export { run, runCaptured, REPO_ROOT, type RunDeps, type CapturedRun } from "./cli-main";
 export { parseArgs, helpText, parseDuration, UsageError, HelpRequested, COMMANDS, type CliOptions, type Command } from "./args";
 export { ExitCode, exitCodeFor, previewOutcome, countChanges, type Outcome } from "./exit-codes";
 export { SecretMasker, MaskingLineWriter, maskOutputs, MASK } from "./mask";

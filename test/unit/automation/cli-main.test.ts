@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { run } from "../../../automation/cli-main";
+import { run, runCaptured } from "../../../automation/cli-main";
 import { humanSummary, jsonDocument } from "../../../automation/report";
 import { buildDriftReport } from "../../../automation/changes";
 import { driftPreviewEvents, driftRefreshEvents } from "./fixtures/events";
@@ -42,6 +42,24 @@ describe("run (no Pulumi CLI needed)", () => {
     const doc = JSON.parse(c.out());
     expect(doc.status).toBe("error");
     expect(doc.error.message).toMatch(/^outputs on stack dev failed:/);
+  });
+});
+
+describe("run with a lone writer", () => {
+  it("takes it as stdout", async () => {
+    let out = "";
+    const code = await run(["up", "--json"], { write: (s: string) => ((out += s), true) }, { env: {} });
+    expect(code).toBe(1);
+    expect(JSON.parse(out).status).toBe("error");
+  });
+});
+
+describe("runCaptured", () => {
+  it("returns the exit code and both streams", async () => {
+    const r = await runCaptured(["drift", "--stack", "dev", "--out", "x", "--json"], { env: {} });
+    expect(r.code).toBe(1);
+    expect(JSON.parse(r.stdout).error.message).toBe("usage: --out does not apply to drift; it is for: render");
+    expect(r.stderr).toContain("error: --out does not apply to drift");
   });
 });
 
