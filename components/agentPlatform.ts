@@ -1,4 +1,4 @@
-import type * as aws from "@pulumi/aws";
+import type { Provider as AwsProvider } from "@pulumi/aws/provider";
 import * as pulumi from "@pulumi/pulumi";
 import type { PlatformConfig } from "../config";
 import { CommandCenter } from "./commandCenter";
@@ -12,7 +12,7 @@ import { RegistryPullSecret } from "./registryPullSecret";
 export interface AgentPlatformArgs {
   config: PlatformConfig;
   /** ecr mode only: the explicit provider the ECR token is requested through. */
-  awsProvider?: aws.Provider;
+  awsProvider?: AwsProvider;
 }
 
 /**

@@ -1,4 +1,6 @@
-import * as aws from "@pulumi/aws";
+import type { Provider as AwsProvider } from "@pulumi/aws/provider";
+// aws.ecr.getAuthorizationTokenOutput, imported from its own module (see index.ts on load time).
+import { getAuthorizationTokenOutput } from "@pulumi/aws/ecr/getAuthorizationToken";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import type { RegistrySettings } from "../config";
@@ -12,7 +14,7 @@ export interface RegistryPullSecretArgs {
   /** static mode: the registry password. */
   password?: pulumi.Input<string>;
   /** ecr mode: the explicit AWS provider the token is requested through. */
-  awsProvider?: aws.Provider;
+  awsProvider?: AwsProvider;
 }
 
 export const pullSecretName = (instance: string) => `${instance}-registry`;
@@ -39,7 +41,7 @@ export class RegistryPullSecret extends pulumi.ComponentResource {
       if (!args.awsProvider) {
         throw new pulumi.ResourceError("registryMode ecr needs an explicit aws provider (index.ts builds it from registryRegion)", this);
       }
-      const token = aws.ecr.getAuthorizationTokenOutput(
+      const token = getAuthorizationTokenOutput(
         reg.registryId ? { registryId: reg.registryId } : {},
         { provider: args.awsProvider, parent: this },
       );

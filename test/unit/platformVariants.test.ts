@@ -2,7 +2,7 @@
 // explicit aws provider (scripted getAuthorizationToken), a separate executor namespace,
 // Elasticsearch and AWS values, static registry mode; and a failing or empty ECR token.
 import * as crypto from "crypto";
-import * as aws from "@pulumi/aws";
+import { Provider as AwsProvider } from "@pulumi/aws/provider";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { beforeAll, describe, expect, it } from "vitest";
@@ -83,7 +83,7 @@ beforeAll(async () => {
   ({ AgentPlatform } = await import("../../components/agentPlatform"));
   ({ RegistryPullSecret } = await import("../../components/registryPullSecret"));
   const k8sProvider = new k8s.Provider("k8s", {});
-  const awsProvider = new aws.Provider("ecr", { region: "eu-west-1" });
+  const awsProvider = new AwsProvider("ecr", { region: "eu-west-1" });
   ecrPlatform = new AgentPlatform(
     "ecr",
     {
@@ -250,7 +250,7 @@ describe("a bad ECR answer", () => {
   it("an empty token fails the pull secret with a clear error", async () => {
     let error: unknown;
     const stray = await collectRejections(async () => {
-      const pull = new RegistryPullSecret("empty", { instanceName: "e", registry: ecr(EMPTY_ACCOUNT), namespaces: {}, awsProvider: new aws.Provider("ecr-empty", { region: "eu-west-1" }) });
+      const pull = new RegistryPullSecret("empty", { instanceName: "e", registry: ecr(EMPTY_ACCOUNT), namespaces: {}, awsProvider: new AwsProvider("ecr-empty", { region: "eu-west-1" }) });
       error = await rejectionOf(pull.dockerConfigJson);
     });
     expect(String(error)).toMatch(/ECR returned an unusable authorization token \(the token is empty\)/);
@@ -261,7 +261,7 @@ describe("a bad ECR answer", () => {
   it("a failing call surfaces the AWS error", async () => {
     let error: unknown;
     const stray = await collectRejections(async () => {
-      const pull = new RegistryPullSecret("failing", { instanceName: "f", registry: ecr(FAILING_ACCOUNT), namespaces: {}, awsProvider: new aws.Provider("ecr-failing", { region: "eu-west-1" }) });
+      const pull = new RegistryPullSecret("failing", { instanceName: "f", registry: ecr(FAILING_ACCOUNT), namespaces: {}, awsProvider: new AwsProvider("ecr-failing", { region: "eu-west-1" }) });
       error = await rejectionOf(pull.dockerConfigJson);
     });
     expect(String(error)).toMatch(/AccessDeniedException: not authorized to perform ecr:GetAuthorizationToken/);
