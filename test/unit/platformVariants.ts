@@ -1,0 +1,275 @@
+// AgentPlatform under mocks with the settings the dev stack does not exercise: ECR mode through an
+// explicit aws provider (scripted getAuthorizationToken), a separate executor namespace,
+// Elasticsearch and AWS values, static registry mode; and a failing or empty ECR token.
+//
+// Not a test file of its own: program.test.ts calls `platformVariantTests()` after its own tests,
+// in the same Pulumi runtime, so the suite loads @pulumi/pulumi (and serializes the dynamic
+// provider) once. `ecrInvokes` is the invoke script program.test.ts passes to setupMocks.
+import * as crypto from "crypto";
+import { Provider as AwsProvider } from "@pulumi/aws/provider";
+import * as k8s from "@pulumi/kubernetes";
+import * as pulumi from "@pulumi/pulumi";
+import { beforeAll, describe, expect, it } from "vitest";
+import { type PlatformConfig, type RawConfig, validateConfig } from "../../config";
+import { type InvokeScript, invokes, registered, settle, valueOf, type Registered } from "./harness";
+import { restrictedViolations } from "./podSecurity";
+
+const ECR_TOKEN_CALL = "aws:ecr/getAuthorizationToken:getAuthorizationToken";
+const GOOD_ACCOUNT = "111111111111";
+const EMPTY_ACCOUNT = "222222222222";
+const FAILING_ACCOUNT = "333333333333";
+const ECR_PASSWORD = "ecr-password-from-token";
+const EXPIRES = "2030-01-01T12:00:00Z";
+
+export const ecrInvokes: InvokeScript = {
+  [ECR_TOKEN_CALL]: (inputs) => {
+    if (inputs.registryId === FAILING_ACCOUNT) throw new Error("AccessDeniedException: not authorized to perform ecr:GetAuthorizationToken");
+    const token = inputs.registryId === EMPTY_ACCOUNT ? "" : Buffer.from(`AWS:${ECR_PASSWORD}`).toString("base64");
+    return {
+      authorizationToken: token,
+      expiresAt: EXPIRES,
+      proxyEndpoint: `https://${String(inputs.registryId)}.dkr.ecr.eu-west-1.amazonaws.com`,
+      userName: "AWS",
+      password: ECR_PASSWORD,
+      registryId: inputs.registryId,
+      id: "eu-west-1",
+    };
+  },
+};
+
+// Imported after setupMocks, like the program itself.
+type Platform = typeof import("../../components/agentPlatform");
+type PullSecret = typeof import("../../components/registryPullSecret");
+let AgentPlatform: Platform["AgentPlatform"];
+let RegistryPullSecret: PullSecret["RegistryPullSecret"];
+
+const PEM = crypto.generateKeyPairSync("ec", { namedCurve: "prime256v1" }).publicKey.export({ type: "spki", format: "pem" }).toString();
+type Obj = Record<string, unknown>;
+
+function platformConfig(values: RawConfig["values"], secrets: PlatformConfig["secrets"]): PlatformConfig {
+  const secretsSet = {
+    registryPassword: secrets.registryPassword !== undefined,
+    elasticsearchPassword: secrets.elasticsearchPassword !== undefined,
+    awsSecretAccessKey: secrets.awsSecretAccessKey !== undefined,
+  };
+  const v = validateConfig({ values: { imageTag: "1.0.0", publicUrl: "https://agents.example.com", licensePublicKey: PEM, ...values }, secretsSet });
+  return { ...v, secrets };
+}
+
+const byName = (name: string): Registered => {
+  const r = registered.find((x) => x.name === name);
+  if (!r) throw new Error(`no resource ${name}: ${registered.map((x) => x.name).join(", ")}`);
+  return r;
+};
+const podSpec = (d: Registered): Obj => (((d.inputs.spec as Obj).template as Obj).spec as Obj);
+const env = (d: Registered): Obj[] => ((podSpec(d).containers as Obj[])[0].env as Obj[]);
+const decodeDockerConfig = (s: Registered) =>
+  JSON.parse(Buffer.from((s.inputs.data as Record<string, string>)[".dockerconfigjson"], "base64").toString("utf8")) as {
+    auths: Record<string, { username: string; password: string; auth: string }>;
+  };
+/** The rejection of an Output (Output has no public catch; its promise() is internal). */
+function rejectionOf<T>(o: pulumi.Output<T>): Promise<unknown> {
+  return (o as unknown as { promise(): Promise<T> }).promise().then(
+    () => new Error("expected a rejection"),
+    (e: unknown) => e,
+  );
+}
+
+export function platformVariantTests(): void {
+  let ecrPlatform: InstanceType<Platform["AgentPlatform"]>;
+  let staticPlatform: InstanceType<Platform["AgentPlatform"]>;
+
+  beforeAll(async () => {
+    ({ AgentPlatform } = await import("../../components/agentPlatform"));
+    ({ RegistryPullSecret } = await import("../../components/registryPullSecret"));
+    const k8sProvider = new k8s.Provider("k8s-variants", {});
+    const awsProvider = new AwsProvider("ecr", { region: "eu-west-1" });
+    ecrPlatform = new AgentPlatform(
+      "ecr",
+      {
+        config: platformConfig(
+          {
+            instanceName: "agents",
+            namespace: "agents",
+            executorNamespace: "agents-sandbox",
+            executorPodSecurityLevel: "baseline",
+            registryMode: "ecr",
+            registryRegion: "eu-west-1",
+            registryId: GOOD_ACCOUNT,
+            elasticsearchUrl: "https://es.example.com:9200",
+            elasticsearchUsername: "engine",
+            awsRegion: "eu-west-1",
+            awsAccessKeyId: "AKIAIOSFODNN7EXAMPLE",
+          },
+          {
+            elasticsearchPassword: pulumi.secret("es-password"),
+            awsSecretAccessKey: pulumi.secret("aws-secret"),
+            overrides: {},
+          },
+        ),
+        awsProvider,
+      },
+      { providers: [k8sProvider] },
+    );
+    staticPlatform = new AgentPlatform(
+      "static",
+      {
+        config: platformConfig(
+          { instanceName: "st", namespace: "st", registryMode: "static", registryServer: "harbor.example.com/ai", registryUsername: "robot" },
+          { registryPassword: pulumi.secret("harbor-token"), overrides: {} },
+        ),
+      },
+      { providers: [k8sProvider] },
+    );
+    await settle();
+  });
+
+  describe("ECR mode", () => {
+    it("asks ECR for a token through the explicit aws provider, for the configured registry", () => {
+      const calls = invokes.filter((c) => c.token === ECR_TOKEN_CALL && c.inputs.registryId === GOOD_ACCOUNT);
+      expect(calls).toHaveLength(1);
+      expect(registered.filter((r) => r.type === "pulumi:providers:aws").map((r) => r.name)).toEqual(["ecr"]);
+    });
+
+    it("writes a dockerconfigjson into the engine and executor namespaces; it round-trips to AWS:<token password>", () => {
+      const copies = registered.filter((r) => r.type === "kubernetes:core/v1:Secret" && r.inputs.type === "kubernetes.io/dockerconfigjson" && r.name.startsWith("ecr-"));
+      expect(copies.map((c) => `${c.name} ${(c.inputs.metadata as Obj).namespace}`).sort()).toEqual([
+        "ecr-registry-executors agents-sandbox",
+        "ecr-registry-workloads agents",
+      ]);
+      for (const c of copies) {
+        expect((c.inputs.metadata as Obj).name).toBe("agents-registry");
+        expect(c.secretPaths).toEqual(["data"]);
+        const auths = decodeDockerConfig(c).auths;
+        const entry = auths[`${GOOD_ACCOUNT}.dkr.ecr.eu-west-1.amazonaws.com`];
+        expect(entry.username).toBe("AWS");
+        expect(entry.password).toBe(ECR_PASSWORD);
+        expect(Buffer.from(entry.auth, "base64").toString()).toBe(`AWS:${ECR_PASSWORD}`);
+      }
+    });
+
+    it("exports the token expiry and keeps the dockerconfigjson secret", async () => {
+      expect(await valueOf(ecrPlatform.pullSecretExpiresAt)).toBe(EXPIRES);
+      expect(ecrPlatform.pullSecretName).toBe("agents-registry");
+    });
+
+    it("every pod we own pulls with the secret", () => {
+      for (const name of ["ecr-engine-deployment", "ecr-command-center-deployment", "ecr-postgres-deployment"]) {
+        expect(podSpec(byName(name)).imagePullSecrets, name).toEqual([{ name: "agents-registry" }]);
+      }
+      expect((podSpec(byName("ecr-engine-deployment")).containers as Obj[])[0].image).toBe(`${GOOD_ACCOUNT}.dkr.ecr.eu-west-1.amazonaws.com/engine:1.0.0`);
+      expect(byName("ecr-executor-access-service-account").inputs.imagePullSecrets).toEqual([{ name: "agents-registry" }]);
+    });
+  });
+
+  describe("separate executor namespace", () => {
+    it("enforces restricted where we own the pods and the configured level where executors run", () => {
+      const labels = (n: string) => ((byName(n).inputs.metadata as Obj).labels as Obj);
+      expect(labels("ecr-namespaces-workloads")["pod-security.kubernetes.io/enforce"]).toBe("restricted");
+      expect(labels("ecr-namespaces-executors")["pod-security.kubernetes.io/enforce"]).toBe("baseline");
+      expect(labels("ecr-namespaces-executors")["pod-security.kubernetes.io/warn"]).toBe("restricted");
+      expect(labels("ecr-namespaces-executors")["pod-security.kubernetes.io/audit"]).toBe("restricted");
+    });
+
+    it("puts the Role and RoleBinding there, bound to the engine-namespace ServiceAccount", () => {
+      expect((byName("ecr-executor-access-service-account").inputs.metadata as Obj).namespace).toBe("agents");
+      expect((byName("ecr-executor-access-role").inputs.metadata as Obj).namespace).toBe("agents-sandbox");
+      const binding = byName("ecr-executor-access-role-binding");
+      expect((binding.inputs.metadata as Obj).namespace).toBe("agents-sandbox");
+      expect(binding.inputs.subjects).toEqual([{ kind: "ServiceAccount", name: "engine-executor", namespace: "agents" }]);
+    });
+
+    it("sets EXECUTOR_MCP_K8S_NAMESPACE to it instead of the Downward API", async () => {
+      expect(env(byName("ecr-engine-deployment"))).toContainEqual({ name: "EXECUTOR_MCP_K8S_NAMESPACE", value: "agents-sandbox" });
+      expect(await valueOf(ecrPlatform.executorNamespace)).toBe("agents-sandbox");
+    });
+  });
+
+  describe("Elasticsearch and AWS values", () => {
+    it("reach the engine: settings from the ConfigMap, credentials from secretKeyRefs", () => {
+      const cm = byName("ecr-engine-config").inputs.data as Obj;
+      expect(cm).toMatchObject({ ELASTICSEARCH_URL: "https://es.example.com:9200", ELASTICSEARCH_USERNAME: "engine", AWS_REGION: "eu-west-1" });
+      const data = byName("ecr-engine-secret").inputs.data as Record<string, string>;
+      const decoded = Object.fromEntries(Object.entries(data).map(([k, v]) => [k, Buffer.from(v, "base64").toString()]));
+      expect(decoded).toMatchObject({ ELASTICSEARCH_PASSWORD: "es-password", AWS_ACCESS_KEY_ID: "AKIAIOSFODNN7EXAMPLE", AWS_SECRET_ACCESS_KEY: "aws-secret" });
+      for (const key of ["ELASTICSEARCH_PASSWORD", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"]) {
+        for (const d of ["ecr-engine", "ecr-command-center"]) {
+          expect(env(byName(`${d}-deployment`))).toContainEqual({ name: key, valueFrom: { secretKeyRef: { name: `${d}-secret-x1y2z3`, key } } });
+        }
+      }
+      for (const d of registered.filter((r) => r.type === "kubernetes:apps/v1:Deployment")) {
+        expect(JSON.stringify(d.inputs), d.name).not.toMatch(/es-password|aws-secret|harbor-token/);
+        expect(restrictedViolations(podSpec(d)), d.name).toEqual([]);
+      }
+    });
+  });
+
+  describe("static mode", () => {
+    it("builds the dockerconfigjson from server host, user and the secret password", () => {
+      const s = byName("static-registry-workloads");
+      expect(s.secretPaths).toEqual(["data"]);
+      const entry = decodeDockerConfig(s).auths["harbor.example.com"];
+      expect(Buffer.from(entry.auth, "base64").toString()).toBe("robot:harbor-token");
+      expect(registered.some((r) => r.name === "static-registry-executors")).toBe(false);
+      expect(staticPlatform.pullSecretName).toBe("st-registry");
+    });
+
+    it("has no token expiry", async () => {
+      expect(await valueOf(staticPlatform.pullSecretExpiresAt)).toBeUndefined();
+    });
+  });
+
+  /**
+   * Runs `fn` with the process's unhandledRejection listeners swapped for a collector. A failed
+   * invoke rejects every Output derived from it, including Pulumi-internal ones nobody can observe;
+   * in a real `pulumi up` the runtime reports them as the deployment's error. Here they are collected
+   * and asserted on, instead of being reported by vitest as stray errors.
+   */
+  async function collectRejections(fn: () => Promise<void>): Promise<unknown[]> {
+    const saved = process.listeners("unhandledRejection");
+    process.removeAllListeners("unhandledRejection");
+    const seen: unknown[] = [];
+    const collector = (reason: unknown) => {
+      seen.push(reason);
+    };
+    process.on("unhandledRejection", collector);
+    try {
+      await fn();
+      await new Promise((r) => setTimeout(r, 50));
+    } finally {
+      process.off("unhandledRejection", collector);
+      for (const l of saved) process.on("unhandledRejection", l);
+    }
+    return seen;
+  }
+
+  describe("a bad ECR answer", () => {
+    const ecr = (registryId: string) =>
+      ({ mode: "ecr", region: "eu-west-1", registryId, server: `${registryId}.dkr.ecr.eu-west-1.amazonaws.com`, host: `${registryId}.dkr.ecr.eu-west-1.amazonaws.com` }) as const;
+
+    it("an empty token fails the pull secret with a clear error", async () => {
+      let error: unknown;
+      const stray = await collectRejections(async () => {
+        const pull = new RegistryPullSecret("empty", { instanceName: "e", registry: ecr(EMPTY_ACCOUNT), namespaces: {}, awsProvider: new AwsProvider("ecr-empty", { region: "eu-west-1" }) });
+        error = await rejectionOf(pull.dockerConfigJson);
+      });
+      expect(String(error)).toMatch(/ECR returned an unusable authorization token \(the token is empty\)/);
+      expect(String(error)).toMatch(/registryRegion and agent-platform:registryId/);
+      for (const e of stray) expect(String(e)).toMatch(/the token is empty/);
+    });
+
+    it("a failing call surfaces the AWS error", async () => {
+      let error: unknown;
+      const stray = await collectRejections(async () => {
+        const pull = new RegistryPullSecret("failing", { instanceName: "f", registry: ecr(FAILING_ACCOUNT), namespaces: {}, awsProvider: new AwsProvider("ecr-failing", { region: "eu-west-1" }) });
+        error = await rejectionOf(pull.dockerConfigJson);
+      });
+      expect(String(error)).toMatch(/AccessDeniedException: not authorized to perform ecr:GetAuthorizationToken/);
+      for (const e of stray) expect(String(e)).toMatch(/AccessDeniedException/);
+    });
+
+    it("ecr mode without an aws provider is refused up front", () => {
+      expect(() => new RegistryPullSecret("noprov", { instanceName: "n", registry: ecr(GOOD_ACCOUNT), namespaces: {} })).toThrow(/explicit aws provider/);
+    });
+  });
+}
