@@ -7,7 +7,9 @@
 import * as crypto from "crypto";
 import * as fs from "fs";
 import * as path from "path";
-import * as pulumi from "@pulumi/pulumi";
+// Types only at load time: validateConfig and its tests never load the Pulumi SDK (about a second).
+// loadConfig requires it when it runs.
+import type * as pulumi from "@pulumi/pulumi";
 import { z } from "zod";
 
 export const PROJECT = "agent-platform";
@@ -450,13 +452,15 @@ export function checkSecretOverride(name: GeneratedSecretName, value: string): s
  * set (`pulumi.runtime.getConfig` presence), never the value.
  */
 export function loadConfig(options: ValidateOptions = {}): PlatformConfig {
-  const cfg = new pulumi.Config(PROJECT);
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const sdk: typeof import("@pulumi/pulumi") = require("@pulumi/pulumi");
+  const cfg = new sdk.Config(PROJECT);
   const values: Partial<Record<PlainKey, string>> = {};
   const secretsSet: Partial<Record<SecretKey, boolean>> = {};
   for (const key of Object.keys(CONFIG_KEYS) as ConfigKey[]) {
     const spec: ConfigKeySpec = CONFIG_KEYS[key];
     if (spec.secret) {
-      const present = pulumi.runtime.getConfig(`${PROJECT}:${key}`);
+      const present = sdk.runtime.getConfig(`${PROJECT}:${key}`);
       secretsSet[key as SecretKey] = present !== undefined && present !== "";
     } else {
       const v = cfg.get(key);
