@@ -6,10 +6,19 @@ import { Provider as AwsProvider } from "@pulumi/aws/provider";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { AgentPlatform } from "./components/agentPlatform";
-import { loadConfig } from "./config";
+import { ConfigError, type PlatformConfig, loadConfig } from "./config";
 
-// Throws one ConfigError listing every problem before any resource is registered.
-const config = loadConfig({ baseDir: __dirname });
+// One ConfigError listing every problem, before any resource is registered; RunError makes
+// Pulumi print just that list, without a stack trace.
+function validatedConfig(): PlatformConfig {
+  try {
+    return loadConfig({ baseDir: __dirname });
+  } catch (e) {
+    if (e instanceof ConfigError) throw new pulumi.RunError(e.message);
+    throw e;
+  }
+}
+const config = validatedConfig();
 
 // Default providers are disabled in the stack files: every resource uses one of these.
 const k8sProvider = new k8s.Provider("k8s", {

@@ -262,3 +262,46 @@ describe("stack outputs", () => {
 describe("other configurations", () => {
   platformVariantTests();
 });
+
+describe("loadConfig through the Pulumi SDK", () => {
+  it("reads secrets as secret Outputs and the rest as validated values", async () => {
+    const { loadConfig } = await import("../../config");
+    pulumi.runtime.setAllConfig(
+      {
+        "agent-platform:imageTag": "2.0.0",
+        "agent-platform:publicUrl": "https://a.example.com",
+        "agent-platform:licensePublicKey": PEM,
+        "agent-platform:registryMode": "static",
+        "agent-platform:registryServer": "r.example.com",
+        "agent-platform:registryUsername": "robot",
+        "agent-platform:registryPassword": "registry-secret",
+        "agent-platform:engineApiKey": "",
+        "agent-platform:engineReplicas": "3",
+      },
+      ["agent-platform:registryPassword"],
+    );
+    const c = loadConfig();
+    expect(c.engine.replicas).toBe(3);
+    expect(c.registry).toMatchObject({ mode: "static", username: "robot" });
+    expect(await pulumi.isSecret(c.secrets.registryPassword!)).toBe(true);
+    expect(await valueOf(c.secrets.registryPassword!)).toBe("registry-secret");
+    // "" (the Pulumi.yaml default) means unset: the generated value is used.
+    expect(c.secrets.overrides.engineApiKey).toBeUndefined();
+  });
+
+  it("throws one ConfigError with every problem and registers nothing", async () => {
+    const { loadConfig, ConfigError } = await import("../../config");
+    pulumi.runtime.setAllConfig({ "agent-platform:namespace": "Bad_NS", "agent-platform:engineReplicas": "0" }, []);
+    const before = registered.length;
+    let error: unknown;
+    try {
+      loadConfig();
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    expect((error as InstanceType<typeof ConfigError>).issues.map((i) => i.key).sort()).toEqual(["engineReplicas", "imageTag", "licensePublicKey", "namespace", "publicUrl"]);
+    await settle();
+    expect(registered.length).toBe(before);
+  });
+});
