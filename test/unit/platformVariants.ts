@@ -148,7 +148,7 @@ export function platformVariantTests(): void {
       }
     });
 
-    it("exports the token expiry and keeps the dockerconfigjson secret", async () => {
+    it("exports the token expiry", async () => {
       expect(await valueOf(ecrPlatform.pullSecretExpiresAt)).toBe(EXPIRES);
       expect(ecrPlatform.pullSecretName).toBe("agents-registry");
     });
@@ -212,6 +212,17 @@ export function platformVariantTests(): void {
       expect(Buffer.from(entry.auth, "base64").toString()).toBe("robot:harbor-token");
       expect(registered.some((r) => r.name === "static-registry-executors")).toBe(false);
       expect(staticPlatform.pullSecretName).toBe("st-registry");
+    });
+
+    it("keeps the dockerconfigjson a secret Output", async () => {
+      const pull = new RegistryPullSecret("secrecy", {
+        instanceName: "sec",
+        registry: { mode: "static", server: "r.example.com", host: "r.example.com", username: "u" },
+        namespaces: {},
+        password: pulumi.secret("pw"),
+      });
+      expect(await pulumi.isSecret(pull.dockerConfigJson)).toBe(true);
+      expect(JSON.parse((await valueOf(pull.dockerConfigJson))!).auths["r.example.com"].password).toBe("pw");
     });
 
     it("has no token expiry", async () => {
