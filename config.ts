@@ -33,7 +33,7 @@ export type RegistryMode = (typeof REGISTRY_MODES)[number];
 type KeyKind = "string" | "integer" | "object";
 
 export interface ConfigKeySpec {
-  /** Pulumi.yaml `type`; `undefined` for keys that Pulumi.yaml must leave untyped (see docs/program.md). */
+  /** The value's kind. Pulumi.yaml declares it as `type`, except for secrets and objects (see Pulumi.yaml). */
   kind: KeyKind;
   secret: boolean;
   /** The default declared in Pulumi.yaml; `undefined` = required. "" means "unset". */

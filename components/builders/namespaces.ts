@@ -2,12 +2,10 @@ import type * as k8s from "@pulumi/kubernetes";
 import type { PodSecurityLevel } from "../../config";
 import { standardLabels } from "./labels";
 
-export interface PodSecurityPolicyLabels {
-  enforce: PodSecurityLevel;
-  /** warn and audit are always `restricted`, so anything short of it is visible. */
-}
-
-/** Pod Security admission labels: `enforce` at the given level, `warn` and `audit` at restricted. */
+/**
+ * Pod Security admission labels: `enforce` at the given level; `warn` and `audit` always at
+ * restricted, so anything short of it is visible.
+ */
 export function podSecurityLabels(enforce: PodSecurityLevel): Record<string, string> {
   return {
     "pod-security.kubernetes.io/enforce": enforce,
