@@ -10,6 +10,12 @@ import { inject } from "vitest";
 const run = promisify(execFile);
 export const repoRoot = path.resolve(__dirname, "../..");
 
+// The Automation API finds `pulumi` on this process's PATH: the project's own toolchain first.
+const localPath = [path.join(repoRoot, ".local/bin"), path.join(repoRoot, "node_modules/.bin")];
+if (!(process.env.PATH ?? "").startsWith(localPath[0])) {
+  process.env.PATH = [...localPath, process.env.PATH ?? ""].join(":");
+}
+
 export function kubeconfig(): string {
   return inject("kubeconfig");
 }

@@ -1,0 +1,296 @@
+// The whole lifecycle of one throwaway stack of the real program on the real local cluster,
+// driven through the CI command line (automation/) exactly as a pipeline runs it:
+// fresh up, no-op up, drift found and repaired, stable secrets, an interrupted up,
+// the executor identity used as the engine uses it, a targeted pull-secret refresh, destroy.
+// Steps share the stack and run in order; each asserts what a platform engineer would check.
+import { spawn } from "node:child_process";
+import { copyFileSync, existsSync, rmSync } from "node:fs";
+import * as path from "node:path";
+import * as k8s from "@kubernetes/client-node";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { run } from "../../automation/cli-main";
+import { kubectl, kubectlJson, kubectlOk, kubeconfig, repoRoot, tempBackend, uniqueName, waitFor } from "./harness";
+
+const stack = uniqueName("it");
+const ns = uniqueName("ap");
+const execNs = `${ns}-exec`;
+const backend = tempBackend();
+const stackFile = path.join(repoRoot, `Pulumi.${stack}.yaml`);
+const timings: Record<string, number> = {};
+
+interface Doc {
+  status: string;
+  exitCode: number;
+  summary: Record<string, number>;
+  changes: { urn: string; type: string; name: string; op: string; fields: string[] }[];
+  excluded: unknown[];
+  notes: string[];
+  outputs?: Record<string, unknown>;
+  drift?: unknown;
+}
+
+function sink(): { write: (s: string) => boolean; text: () => string } {
+  let buf = "";
+  return { write: (s: string) => ((buf += s), true), text: () => buf };
+}
+
+const baseEnv = (): Record<string, string | undefined> => ({
+  ...process.env,
+  ...backend.env,
+  IT_REGISTRY_PASSWORD: "first-registry-token",
+});
+
+/** Runs one CLI command in-process with --json; returns exit code and the parsed document. */
+async function platform(args: string[], env: Record<string, string | undefined> = baseEnv()): Promise<{ code: number; doc: Doc; log: string }> {
+  const out = sink();
+  const err = sink();
+  const t0 = Date.now();
+  const code = await run([...args, "--stack", stack, "--json", "--retries", "0"], out, { env });
+  timings[`${args[0]}${args.includes("--repair") ? " --repair" : ""} #${Object.keys(timings).length + 1}`] = (Date.now() - t0) / 1000;
+  let doc: Doc;
+  try {
+    doc = JSON.parse(out.text()) as Doc;
+  } catch {
+    throw new Error(`platform ${args.join(" ")} printed no JSON document (exit ${code}):\n${err.text().slice(-3000)}`);
+  }
+  return { code, doc, log: err.text() };
+}
+
+const deploymentsOf = async (namespace: string) =>
+  kubectlJson<{ items: { metadata: { name: string }; spec: { replicas: number }; status: { availableReplicas?: number } }[] }>([
+    "get", "deployments", "-n", namespace,
+  ]);
+
+/** The data of every Secret we own in the engine namespace, for byte-for-byte comparison. */
+async function secretData(): Promise<Record<string, Record<string, string>>> {
+  const list = await kubectlJson<{ items: { metadata: { name: string }; type: string; data?: Record<string, string> }[] }>([
+    "get", "secrets", "-n", ns,
+  ]);
+  const out: Record<string, Record<string, string>> = {};
+  for (const s of list.items) if (s.type === "Opaque") out[s.metadata.name] = s.data ?? {};
+  return out;
+}
+
+const changedNames = (doc: Doc) => doc.changes.map((c) => `${c.type}::${c.name}`);
+
+let secretsAfterFirstUp: Record<string, Record<string, string>> = {};
+
+beforeAll(() => {
+  // The dev stack's values (license key, sizes) with this test's own namespaces and registry.
+  copyFileSync(path.join(repoRoot, "Pulumi.dev.yaml"), stackFile);
+});
+
+afterAll(async () => {
+  try {
+    // Whatever happened above, leave nothing behind: everything, protected or not.
+    await platform(["destroy", "--yes", "--remove-protected"]).catch(() => undefined);
+  } finally {
+    await kubectl(["delete", "namespace", ns, execNs, "--wait=false", "--ignore-not-found"]);
+    if (existsSync(stackFile)) rmSync(stackFile);
+    backend.remove();
+    console.log(`[platform timings, s] ${JSON.stringify(timings)}`);
+  }
+});
+
+describe("agent-platform on the local cluster", () => {
+  it("(a) a fresh up makes every Deployment Available and exports the right outputs", async () => {
+    const { code, doc, log } = await platform([
+      "up", "--create", "--yes",
+      "--config", `namespace=${ns}`,
+      "--config", `executorNamespace=${execNs}`,
+      "--config", "registryMode=static",
+      "--config", "registryServer=registry.example.test/agents",
+      "--config", "registryUsername=robot",
+      "--secret-config", "registryPassword=IT_REGISTRY_PASSWORD",
+    ]);
+    expect(doc.status, log.slice(-4000)).toBe("succeeded");
+    expect(code).toBe(0);
+    const deps = await deploymentsOf(ns);
+    expect(deps.items.map((d) => d.metadata.name).sort()).toHaveLength(3);
+    for (const d of deps.items) expect(d.status.availableReplicas, d.metadata.name).toBe(d.spec.replicas);
+    const outputs = doc.outputs ?? {};
+    expect(JSON.stringify(outputs)).toContain(ns);
+    expect(JSON.stringify(outputs)).toContain(execNs);
+    expect(JSON.stringify(outputs)).toContain("engine-executor");
+    // The engine API key is a secret output: never printed.
+    secretsAfterFirstUp = await secretData();
+    const apiKeyEverywhere = Object.values(secretsAfterFirstUp).flatMap((d) => Object.values(d));
+    expect(apiKeyEverywhere.length).toBeGreaterThan(0);
+    for (const v of apiKeyEverywhere) {
+      const plain = Buffer.from(v, "base64").toString();
+      if (plain.length >= 16) {
+        expect(JSON.stringify(doc)).not.toContain(plain);
+        expect(log).not.toContain(plain);
+      }
+    }
+    // A pull secret exists in both namespaces whose pods pull.
+    for (const n of [ns, execNs]) {
+      const pull = await kubectlJson<{ items: { type: string }[] }>(["get", "secrets", "-n", n]);
+      expect(pull.items.filter((s) => s.type === "kubernetes.io/dockerconfigjson")).toHaveLength(1);
+    }
+  });
+
+  it("(b) a second up changes nothing and drift finds nothing", async () => {
+    const up = await platform(["up", "--yes"]);
+    expect(up.code).toBe(0);
+    const changed = Object.entries(up.doc.summary).filter(([k, v]) => k !== "same" && v > 0);
+    expect(changed).toEqual([]);
+    const drift = await platform(["drift"]);
+    expect(drift.doc.changes, JSON.stringify(drift.doc.changes)).toEqual([]);
+    expect(drift.code).toBe(0);
+    expect(await secretData()).toEqual(secretsAfterFirstUp);
+  });
+
+  it("(c) drift names a scaled Deployment, a deleted ConfigMap and an edited Role; --repair undoes them", async () => {
+    const deps = await deploymentsOf(ns);
+    const engine = deps.items.find((d) => d.metadata.name.includes("engine"));
+    expect(engine).toBeDefined();
+    await kubectlOk(["scale", "deployment", engine!.metadata.name, "-n", ns, "--replicas=3"]);
+    const cms = await kubectlJson<{ items: { metadata: { name: string } }[] }>(["get", "configmaps", "-n", ns, "-l", "app.kubernetes.io/component=engine"]);
+    expect(cms.items.length).toBeGreaterThan(0);
+    const cm = cms.items[0].metadata.name;
+    await kubectlOk(["delete", "configmap", cm, "-n", ns]);
+    const roles = await kubectlJson<{ items: { metadata: { name: string } }[] }>(["get", "roles", "-n", execNs]);
+    expect(roles.items).toHaveLength(1);
+    const role = roles.items[0].metadata.name;
+    await kubectlOk(["patch", "role", role, "-n", execNs, "--type=json",
+      "-p", '[{"op":"add","path":"/rules/-","value":{"apiGroups":[""],"resources":["secrets"],"verbs":["get"]}}]']);
+
+    const drift = await platform(["drift"]);
+    expect(drift.code, drift.log.slice(-3000)).toBe(2);
+    const names = changedNames(drift.doc).join("\n");
+    expect(names).toContain(`apps/v1:Deployment::`);
+    expect(names).toMatch(/ConfigMap::/);
+    expect(names).toMatch(/Role::/);
+    const scaled = drift.doc.changes.find((c) => c.type.endsWith("Deployment") && c.name.includes("engine"));
+    expect(scaled?.fields.join(",")).toContain("replicas");
+
+    const repair = await platform(["drift", "--repair"]);
+    expect(repair.code, repair.log.slice(-3000)).toBe(0);
+    const again = await platform(["drift"]);
+    expect(again.code).toBe(0);
+    const liveRole = await kubectlJson<{ rules: { resources: string[] }[] }>(["get", "role", role, "-n", execNs]);
+    expect(liveRole.rules.flatMap((r) => r.resources)).not.toContain("secrets");
+    const afterEngine = (await deploymentsOf(ns)).items.find((d) => d.metadata.name === engine!.metadata.name);
+    expect(afterEngine?.spec.replicas).toBe(engine!.spec.replicas);
+  });
+
+  it("(d) the generated secrets are byte-identical after every step so far", async () => {
+    expect(await secretData()).toEqual(secretsAfterFirstUp);
+  });
+
+  it("(e) an up killed with SIGKILL midway is converged by the next run, secrets unchanged", async () => {
+    // A change that makes the engine and command center roll: a new image tag.
+    const child = spawn(
+      "bash",
+      [path.join(repoRoot, "scripts/with-env.sh"), "tsx", path.join(repoRoot, "automation/cli.ts"),
+        "up", "--stack", stack, "--yes", "--retries", "0", "--config", "imageTag=dev-2"],
+      { env: { ...baseEnv(), KUBECONFIG: kubeconfig() } as NodeJS.ProcessEnv, detached: true, stdio: ["ignore", "pipe", "pipe"] },
+    );
+    let seen = "";
+    child.stdout?.on("data", (b: Buffer) => (seen += b.toString()));
+    child.stderr?.on("data", (b: Buffer) => (seen += b.toString()));
+    // Kill the whole process group (CLI, pulumi, plugins) once the update is under way.
+    await waitFor("the update to start updating resources", async () => (/updating|creating/i.test(seen) ? true : undefined), 180_000);
+    process.kill(-child.pid!, "SIGKILL");
+    await new Promise((r) => child.once("exit", r));
+
+    const next = await platform(["up", "--yes", "--config", "imageTag=dev-2"]);
+    expect(next.doc.status, next.log.slice(-4000)).toBe("succeeded");
+    expect(next.code).toBe(0);
+    const drift = await platform(["drift"]);
+    expect(drift.code, JSON.stringify(drift.doc.changes)).toBe(0);
+    expect(await secretData()).toEqual(secretsAfterFirstUp);
+  });
+
+  it("(f) the executor identity works as the engine uses it, and nothing more", async () => {
+    const token = (await kubectlOk(["create", "token", "engine-executor", "-n", ns])).trim();
+    const admin = new k8s.KubeConfig();
+    admin.loadFromFile(kubeconfig());
+    const server = admin.getCurrentCluster()!.server;
+    const kc = new k8s.KubeConfig();
+    kc.loadFromOptions({
+      clusters: [{ name: "c", server, skipTLSVerify: true }],
+      users: [{ name: "engine-executor", token }],
+      contexts: [{ name: "x", cluster: "c", user: "engine-executor" }],
+      currentContext: "x",
+    });
+    const core = kc.makeApiClient(k8s.CoreV1Api);
+    const podName = uniqueName("executor");
+    await core.createNamespacedPod({
+      namespace: execNs,
+      body: {
+        metadata: { name: podName },
+        spec: {
+          securityContext: { runAsNonRoot: true, runAsUser: 1000, seccompProfile: { type: "RuntimeDefault" } },
+          containers: [{
+            name: "tool", image: "registry.example.test/agents/executor:dev", stdin: true,
+            securityContext: { allowPrivilegeEscalation: false, capabilities: { drop: ["ALL"] } },
+          }],
+        },
+      },
+    });
+    const running = await waitFor("executor pod Running", async () => {
+      const p = await core.readNamespacedPodStatus({ name: podName, namespace: execNs });
+      return p.status?.phase === "Running" ? p : undefined;
+    });
+    expect(running.status?.phase).toBe("Running");
+    const listed = await core.listNamespacedPod({ namespace: execNs });
+    expect(listed.items.map((p) => p.metadata?.name)).toContain(podName);
+    await core.deleteNamespacedPod({ name: podName, namespace: execNs, gracePeriodSeconds: 0 });
+
+    const status = (e: unknown) => (e as { code?: number }).code;
+    await expect(core.listNamespacedSecret({ namespace: execNs }).catch(status)).resolves.toBe(403);
+    await expect(core.listNamespacedPod({ namespace: ns }).catch(status)).resolves.toBe(403);
+    await expect(core.listNamespacedPod({ namespace: "default" }).catch(status)).resolves.toBe(403);
+    // pods/exec is not granted, pods/attach is: ask the API server's authorizer.
+    const can = await kubectl(["auth", "can-i", "create", "pods", "--subresource=exec", "-n", execNs, "--as", `system:serviceaccount:${ns}:engine-executor`]);
+    expect(can.stdout.trim()).toBe("no");
+    const canAttach = await kubectl(["auth", "can-i", "create", "pods", "--subresource=attach", "-n", execNs, "--as", `system:serviceaccount:${ns}:engine-executor`]);
+    expect(canAttach.stdout.trim()).toBe("yes");
+  });
+
+  it("(g) refresh-pull-secret updates the pull secrets and nothing else", async () => {
+    const before = await kubectlJson<{ items: { metadata: { name: string; namespace: string }; type: string; data: Record<string, string> }[] }>([
+      "get", "secrets", "-A", "--field-selector", "type=kubernetes.io/dockerconfigjson",
+    ]);
+    const ours = before.items.filter((s) => s.metadata.namespace === ns || s.metadata.namespace === execNs);
+    expect(ours).toHaveLength(2);
+    const deploymentsBefore = JSON.stringify((await deploymentsOf(ns)).items.map((d) => d.metadata));
+    // A new registry token, as a rotated ECR token would be.
+    const env = { ...baseEnv(), IT_REGISTRY_PASSWORD: "second-registry-token" };
+    const r = await platform(["refresh-pull-secret", "--secret-config", "registryPassword=IT_REGISTRY_PASSWORD"], env);
+    expect(r.code, r.log.slice(-3000)).toBe(0);
+    const updated = r.doc.changes.filter((c) => c.op !== "same");
+    expect(updated.length).toBe(2);
+    for (const c of updated) expect(c.type).toBe("kubernetes:core/v1:Secret");
+    for (const s of ours) {
+      const now = await kubectlJson<{ data: Record<string, string> }>(["get", "secret", s.metadata.name, "-n", s.metadata.namespace]);
+      expect(now.data[".dockerconfigjson"]).not.toBe(s.data[".dockerconfigjson"]);
+      expect(Buffer.from(now.data[".dockerconfigjson"], "base64").toString()).toContain(Buffer.from("robot:second-registry-token").toString("base64"));
+    }
+    expect(JSON.stringify((await deploymentsOf(ns)).items.map((d) => d.metadata))).toBe(deploymentsBefore);
+    expect(await secretData()).toEqual(secretsAfterFirstUp);
+  });
+
+  it("(h) destroy keeps the protected secrets and the PVC; --remove-protected removes the secrets too", async () => {
+    const d = await platform(["destroy", "--yes"], { ...baseEnv(), IT_REGISTRY_PASSWORD: "second-registry-token" });
+    expect(d.code, d.log.slice(-3000)).toBe(0);
+    expect((await deploymentsOf(ns)).items).toHaveLength(0);
+    const pvcs = await kubectlJson<{ items: unknown[] }>(["get", "pvc", "-n", ns]);
+    expect(pvcs.items).toHaveLength(1);
+    const outputs = await platform(["outputs"]);
+    expect(outputs.code).toBe(0);
+
+    const all = await platform(["destroy", "--yes", "--remove-protected"], { ...baseEnv(), IT_REGISTRY_PASSWORD: "second-registry-token" });
+    expect(all.code, all.log.slice(-3000)).toBe(0);
+    // The PVC is kept on delete by design (data outlives the stack): removing it is a
+    // deliberate kubectl command, documented in docs/program.md.
+    await kubectlOk(["delete", "pvc", "--all", "-n", ns, "--wait=false"]);
+    await waitFor("namespace gone or empty", async () => {
+      const r = await kubectl(["get", "secrets,deployments,services,configmaps", "-n", ns, "-o", "name"]);
+      const left = r.stdout.split("\n").filter((l) => l && !l.includes("kube-root-ca.crt"));
+      return left.length === 0 ? true : undefined;
+    }, 120_000);
+  });
+});
