@@ -6,6 +6,7 @@ import { Provider as AwsProvider } from "@pulumi/aws/provider";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { AgentPlatform } from "./components/agentPlatform";
+import { NodejsDynamicProvider } from "./components/nodejsDynamicProvider";
 import { ConfigError, type PlatformConfig, loadConfig } from "./config";
 
 // One ConfigError listing every problem, before any resource is registered; RunError makes
@@ -36,7 +37,10 @@ const awsProvider =
       })
     : undefined;
 
-const platform = new AgentPlatform("platform", { config, awsProvider }, { providers: [k8sProvider] });
+// The generated secrets are dynamic resources: they need the pulumi-nodejs provider explicitly too.
+const dynamicProvider = new NodejsDynamicProvider("dynamic");
+
+const platform = new AgentPlatform("platform", { config, awsProvider }, { providers: [k8sProvider, dynamicProvider] });
 
 export const namespace = platform.namespace;
 export const executorNamespace = platform.executorNamespace;
@@ -44,6 +48,7 @@ export const engineServiceName = platform.engineServiceName;
 export const commandCenterServiceName = platform.commandCenterServiceName;
 export const postgresServiceName = platform.postgresServiceName;
 export const executorServiceAccount = platform.executorServiceAccountName;
+// null (not undefined) outside ECR/static modes, so the outputs exist with a clear "none".
 export const pullSecretName = platform.pullSecretName ?? null;
-export const pullSecretExpiresAt = platform.pullSecretExpiresAt;
+export const pullSecretExpiresAt = platform.pullSecretExpiresAt.apply((t) => t ?? null);
 export const engineApiKey = pulumi.secret(platform.engineApiKey);

@@ -20,6 +20,8 @@ export interface Registered {
   custom: boolean;
   /** The parent's URN ("" for none). */
   parent: string;
+  /** The provider reference ("<urn>::<id>"), "" when the default provider would be used. */
+  provider: string;
   protect: boolean;
   retainOnDelete: boolean;
   additionalSecretOutputs: string[];
@@ -126,6 +128,7 @@ export function setupMocks(
       name: req.getName(),
       custom: req.getCustom(),
       parent: req.getParent(),
+      provider: req.getProvider(),
       protect: req.getProtect() === true,
       retainOnDelete: req.getRetainondelete() === true,
       additionalSecretOutputs: req.getAdditionalsecretoutputsList(),

@@ -49,7 +49,7 @@ const podSpec = (d: Registered): Obj => (((d.inputs.spec as Obj).template as Obj
 const env = (d: Registered): Obj[] => ((podSpec(d).containers as Obj[])[0].env as Obj[]);
 const parentType = (r: Registered): string => r.parent.split("::")[2]?.split("$").pop() ?? "";
 
-const DEV = /^(k8s|platform)(-|$)/;
+const DEV = /^(k8s|dynamic|platform)(-|$)/;
 
 describe("what the dev stack registers", () => {
   it("registers the expected resources under one AgentPlatform", () => {
@@ -57,6 +57,7 @@ describe("what the dev stack registers", () => {
     expect(summary).toEqual(
       [
         "pulumi:providers:kubernetes k8s",
+        "pulumi:providers:pulumi-nodejs dynamic",
         "agent-platform:index:AgentPlatform platform",
         "agent-platform:index:Namespaces platform-namespaces",
         "agent-platform:index:RegistryPullSecret platform-registry",
@@ -93,7 +94,7 @@ describe("what the dev stack registers", () => {
 
   it("parents every resource: the platform at the top, each child under its component, names prefixed", () => {
     for (const r of registered) {
-      if (r.type === "pulumi:providers:kubernetes" || r.type === "agent-platform:index:AgentPlatform") {
+      if (r.type.startsWith("pulumi:providers:") || r.type === "agent-platform:index:AgentPlatform") {
         expect(r.parent, r.name).toBe("");
         continue;
       }
@@ -105,8 +106,13 @@ describe("what the dev stack registers", () => {
     }
   });
 
-  it("uses the explicit Kubernetes provider (no default provider anywhere)", () => {
+  it("uses explicit providers only: Kubernetes and pulumi-nodejs (the generated secrets' dynamic provider)", () => {
     expect(ofType("pulumi:providers:kubernetes").map((r) => r.name)).toEqual(["k8s"]);
+    expect(ofType("pulumi:providers:pulumi-nodejs").map((r) => r.name)).toEqual(["dynamic"]);
+    for (const r of registered.filter((x) => x.custom && !x.type.startsWith("pulumi:providers:"))) {
+      const expected = r.type.startsWith("kubernetes:") ? "pulumi:providers:kubernetes::k8s::" : "pulumi:providers:pulumi-nodejs::dynamic::";
+      expect(r.provider, r.name).toContain(expected);
+    }
     expect(registered.filter((r) => r.type.startsWith("pulumi:providers:aws"))).toEqual([]);
   });
 
@@ -246,7 +252,7 @@ describe("stack outputs", () => {
     expect(await valueOf(program.commandCenterServiceName)).toBe("ai-2501-command-center");
     expect(await valueOf(program.postgresServiceName)).toBe("ai-2501-postgres");
     expect(await valueOf(program.executorServiceAccount)).toBe("engine-executor");
-    expect(await valueOf(program.pullSecretExpiresAt)).toBeUndefined();
+    expect(await valueOf(program.pullSecretExpiresAt)).toBeNull();
     expect(program.pullSecretName).toBeNull();
   });
 
