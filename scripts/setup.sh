@@ -19,6 +19,12 @@ if [ -n "${missing:-}" ]; then
   fi
 fi
 
+# Keep this machine's encryption salt out of git (see .gitattributes).
+if git -C "$repo" rev-parse --git-dir >/dev/null 2>&1; then
+  git -C "$repo" config filter.pulumi-local-salt.clean "sed '/^encryptionsalt:/d'"
+  git -C "$repo" config filter.pulumi-local-salt.smudge cat
+fi
+
 # npm ci only when the lockfile changed since the last install.
 stamp=node_modules/.agent-platform-lock.sha256
 want=$(sha256sum package-lock.json | cut -d' ' -f1)
