@@ -25,10 +25,12 @@ export class Namespaces extends pulumi.ComponentResource {
   constructor(name: string, args: NamespacesArgs, opts?: pulumi.ComponentResourceOptions) {
     super("agent-platform:index:Namespaces", name, {}, opts);
     const workloadsLevel: PodSecurityLevel = args.executorNamespace ? "restricted" : args.executorPodSecurityLevel;
+    // retainOnDelete: deleting the namespace would delete the postgres PVC in it, and the data
+    // must outlive the stack. `destroy` leaves the namespace (and the PVC) in the cluster.
     const main = new k8s.core.v1.Namespace(
       `${name}-workloads`,
       namespaceArgs(args.namespace, "workloads", workloadsLevel, args.instanceName),
-      { parent: this },
+      { parent: this, retainOnDelete: true },
     );
     this.namespace = main.metadata.name;
     if (args.executorNamespace) {

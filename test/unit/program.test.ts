@@ -123,6 +123,10 @@ describe("what the dev stack registers", () => {
 });
 
 describe("namespaces and executor RBAC", () => {
+  it("keeps the workloads namespace on delete (it holds the postgres PVC)", () => {
+    expect(find(T.ns, "platform-namespaces-workloads").retainOnDelete).toBe(true);
+  });
+
   it("labels the shared namespace for Pod Security: executor level enforced, restricted warned and audited", () => {
     const labels = (find(T.ns, "platform-namespaces-workloads").inputs.metadata as Obj).labels as Obj;
     expect((find(T.ns, "platform-namespaces-workloads").inputs.metadata as Obj).name).toBe("ai-2501");
