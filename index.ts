@@ -1,5 +1,6 @@
 // agent-platform: load and validate the stack config, build explicit providers, create the
 // platform, export what operators and CI need. Nothing else lives here.
+
 // The aws provider class alone: loading all of @pulumi/aws costs about a third of a second for a
 // program that, outside ECR mode, uses none of it.
 import { Provider as AwsProvider } from "@pulumi/aws/provider";
