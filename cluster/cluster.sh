@@ -204,7 +204,7 @@ up() {
     --authentication-kubeconfig "$dir/controller-manager.kubeconfig" --authorization-kubeconfig "$dir/controller-manager.kubeconfig" \
     --bind-address 127.0.0.1 --secure-port "$kcm" --leader-elect=false \
     --use-service-account-credentials --service-account-private-key-file "$p/sa.key" --root-ca-file "$p/ca.crt" \
-    --controllers '*,-nodeipam,-cloud-node-lifecycle,-service-lb-controller,-node-route-controller' \
+    --controllers '*,-nodelifecycle,-nodeipam,-cloud-node-lifecycle,-service-lb-controller,-node-route-controller' \
     --enable-hostpath-provisioner --profiling=false
   start kube-scheduler --kubeconfig "$dir/scheduler.kubeconfig" \
     --authentication-kubeconfig "$dir/scheduler.kubeconfig" --authorization-kubeconfig "$dir/scheduler.kubeconfig" \
@@ -237,7 +237,10 @@ status:
 EOF
   done
   wait_for "nodes Ready" 60 kubectl_ wait --for=condition=Ready node --all --timeout=1s
-  # The node lifecycle controller lifts the not-ready taint once a node reports Ready.
+  # Admission gives a new Node the not-ready taint; the node lifecycle controller would lift
+  # it, but it also marks pods unready whenever a simulated node's heartbeat looks late, so
+  # it is off and the taint is lifted here once KWOK reports the nodes Ready.
+  kubectl_ taint nodes --all node.kubernetes.io/not-ready:NoSchedule- >/dev/null 2>&1 || true
   wait_for "nodes schedulable" 60 nodes_untainted
   # The service-account controller must have made the default ServiceAccount before pods work.
   wait_for "default service account" 60 kubectl_ get serviceaccount default -n default

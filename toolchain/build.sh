@@ -141,7 +141,7 @@ build_kwok() {
   printf '//go:build tools\n\npackage tools\n\nimport _ "sigs.k8s.io/kwok/cmd/kwok"\n' > tools.go
   go mod tidy -e >/dev/null 2>&1 || true
   go build -ldflags "-s -w -X sigs.k8s.io/kwok/pkg/consts.Version=v$KWOK_VERSION" -o kwok sigs.k8s.io/kwok/cmd/kwok
-  # KWOK's behaviour (nodes Ready with a lease heartbeat, pods Running and Ready, deletion)
+  # KWOK's behaviour (nodes Ready, pods Running and Ready, deletion)
   # comes from the stage files its module ships; recent versions need them passed explicitly.
   local src; src=$(go mod download -json "sigs.k8s.io/kwok@v$KWOK_VERSION" | sed -n 's/.*"Dir": "\(.*\)".*/\1/p')
   local st="$src/kustomize/stage"
