@@ -57,7 +57,7 @@ async function platform(args: string[], env: Record<string, string | undefined> 
 }
 
 const deploymentsOf = async (namespace: string) =>
-  kubectlJson<{ items: { metadata: { name: string }; spec: { replicas: number }; status: { availableReplicas?: number } }[] }>([
+  kubectlJson<{ items: { metadata: { name: string; generation: number }; spec: { replicas: number }; status: { availableReplicas?: number } }[] }>([
     "get", "deployments", "-n", namespace,
   ]);
 
@@ -103,7 +103,7 @@ describe("agent-platform on the local cluster", () => {
       "--config", "registryUsername=robot",
       "--secret-config", "registryPassword=IT_REGISTRY_PASSWORD",
     ]);
-    expect(doc.status, log.slice(-4000)).toBe("succeeded");
+    expect(doc.status, log.slice(-4000)).toBe("ok");
     expect(code).toBe(0);
     const deps = await deploymentsOf(ns);
     expect(deps.items.map((d) => d.metadata.name).sort()).toHaveLength(3);
@@ -196,7 +196,7 @@ describe("agent-platform on the local cluster", () => {
     await new Promise((r) => child.once("exit", r));
 
     const next = await platform(["up", "--yes", "--config", "imageTag=dev-2"]);
-    expect(next.doc.status, next.log.slice(-4000)).toBe("succeeded");
+    expect(next.doc.status, next.log.slice(-4000)).toBe("ok");
     expect(next.code).toBe(0);
     const drift = await platform(["drift"]);
     expect(drift.code, JSON.stringify(drift.doc.changes)).toBe(0);
@@ -256,7 +256,9 @@ describe("agent-platform on the local cluster", () => {
     ]);
     const ours = before.items.filter((s) => s.metadata.namespace === ns || s.metadata.namespace === execNs);
     expect(ours).toHaveLength(2);
-    const deploymentsBefore = JSON.stringify((await deploymentsOf(ns)).items.map((d) => d.metadata));
+    // The spec generation changes only when something changes the Deployment itself.
+    const generations = async () => JSON.stringify((await deploymentsOf(ns)).items.map((d) => [d.metadata.name, d.metadata.generation]));
+    const deploymentsBefore = await generations();
     // A new registry token, as a rotated ECR token would be.
     const env = { ...baseEnv(), IT_REGISTRY_PASSWORD: "second-registry-token" };
     const r = await platform(["refresh-pull-secret", "--secret-config", "registryPassword=IT_REGISTRY_PASSWORD"], env);
@@ -269,7 +271,7 @@ describe("agent-platform on the local cluster", () => {
       expect(now.data[".dockerconfigjson"]).not.toBe(s.data[".dockerconfigjson"]);
       expect(Buffer.from(now.data[".dockerconfigjson"], "base64").toString()).toContain(Buffer.from("robot:second-registry-token").toString("base64"));
     }
-    expect(JSON.stringify((await deploymentsOf(ns)).items.map((d) => d.metadata))).toBe(deploymentsBefore);
+    expect(await generations()).toBe(deploymentsBefore);
     expect(await secretData()).toEqual(secretsAfterFirstUp);
   });
 
