@@ -227,10 +227,36 @@ fi
 for n in "${!key[@]}"; do
   if [ -n "${TOOLCHAIN_ONLY:-}" ] && [[ " $TOOLCHAIN_ONLY " != *" $n "* ]]; then continue; fi
   cached "$n" || die "$n was not built"
-  ln -sfn "$cache/bin/$n-${key[$n]}" "$bindir/$n"
+  case "$n" in
+    pulumi | pulumi-language-nodejs | pulumi-resource-kubernetes) ;; # placed below
+    *) ln -sfn "$cache/bin/$n-${key[$n]}" "$bindir/$n" ;;
+  esac
 done
+
+# Pulumi treats the Node.js language host and the dynamic-resource provider as "bundled":
+# it expects them beside the pulumi binary it runs (symlinks resolved). A folder per
+# combination holds hard links of all three, so the engine uses them without a warning.
+if cached pulumi && cached pulumi-language-nodejs; then
+  dist="$cache/pulumi-dist/${key[pulumi]}-${key[pulumi-language-nodejs]}"
+  if [ ! -x "$dist/pulumi-resource-pulumi-nodejs" ]; then
+    rm -rf "$dist.tmp"; mkdir -p "$dist.tmp"
+    ln "$cache/bin/pulumi-${key[pulumi]}" "$dist.tmp/pulumi"
+    ln "$cache/bin/pulumi-language-nodejs-${key[pulumi-language-nodejs]}" "$dist.tmp/pulumi-language-nodejs"
+    install -m 0755 "$repo/toolchain/bin/pulumi-resource-pulumi-nodejs" "$dist.tmp/pulumi-resource-pulumi-nodejs"
+    rm -rf "$dist"; mv "$dist.tmp" "$dist"
+  fi
+  for b in pulumi pulumi-language-nodejs pulumi-resource-pulumi-nodejs; do ln -sfn "$dist/$b" "$bindir/$b"; done
+fi
+
+# Resource providers are found in Pulumi's plugin cache ($PULUMI_HOME/plugins, which
+# scripts/env.sh sets to .local/pulumi-home) under the version the npm package asks for.
+if cached pulumi-resource-kubernetes; then
+  plug="$repo/.local/pulumi-home/plugins/resource-kubernetes-v$PULUMI_KUBERNETES_VERSION"
+  mkdir -p "$plug"
+  ln -sfn "$cache/bin/pulumi-resource-kubernetes-${key[pulumi-resource-kubernetes]}" "$plug/pulumi-resource-kubernetes"
+  rm -f "$bindir/pulumi-resource-kubernetes"
+fi
 if [ -z "${TOOLCHAIN_ONLY:-}" ] || [[ " $TOOLCHAIN_ONLY " == *" kwok "* ]]; then
   ln -sfn "$cache/bin/kwok-stages-${key[kwok]}.yaml" "$repo/.local/kwok-stages.yaml"
 fi
-ln -sfn "$repo/toolchain/bin/pulumi-resource-pulumi-nodejs" "$bindir/pulumi-resource-pulumi-nodejs"
 log "ready: $(ls "$bindir" | tr '\n' ' ')"

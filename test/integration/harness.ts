@@ -82,7 +82,8 @@ export function tempBackend(): { url: string; dir: string; env: Record<string, s
     PULUMI_CONFIG_PASSPHRASE: "integration-test-passphrase",
     PULUMI_SKIP_UPDATE_CHECK: "true",
     PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION: "true",
-    PULUMI_HOME: path.join(dir, ".pulumi-home"),
+    // The repo's Pulumi home: it holds the plugin cache with the locally built providers.
+    PULUMI_HOME: path.join(repoRoot, ".local/pulumi-home"),
     KUBECONFIG: kubeconfig(),
     PATH: `${path.join(repoRoot, ".local/bin")}:${path.join(repoRoot, "node_modules/.bin")}:${process.env.PATH ?? ""}`,
   };

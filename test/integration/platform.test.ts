@@ -4,7 +4,7 @@
 // the executor identity used as the engine uses it, a targeted pull-secret refresh, destroy.
 // Steps share the stack and run in order; each asserts what a platform engineer would check.
 import { spawn } from "node:child_process";
-import { copyFileSync, existsSync, rmSync } from "node:fs";
+import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 import * as k8s from "@kubernetes/client-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -77,7 +77,9 @@ let secretsAfterFirstUp: Record<string, Record<string, string>> = {};
 
 beforeAll(() => {
   // The dev stack's values (license key, sizes) with this test's own namespaces and registry.
-  copyFileSync(path.join(repoRoot, "Pulumi.dev.yaml"), stackFile);
+  // Without the dev stack's machine-local encryption salt: this stack gets its own.
+  const dev = readFileSync(path.join(repoRoot, "Pulumi.dev.yaml"), "utf8");
+  writeFileSync(stackFile, dev.replace(/^encryptionsalt:.*$/m, ""));
 });
 
 afterAll(async () => {
