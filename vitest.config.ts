@@ -11,7 +11,9 @@ export default defineConfig({
           name: "unit",
           include: ["test/unit/**/*.test.ts"],
           environment: "node",
-          isolate: true,
+          // Only program.test.ts touches the Pulumi runtime (mocks are process-global): the other
+          // files are pure and share one module graph, which keeps the suite fast.
+          isolate: false,
           testTimeout: 10_000,
         },
       },
