@@ -21,6 +21,8 @@ export interface ResourceChange {
   op: string;
   /** Changed property paths (e.g. "spec.replicas", "data"); empty when the engine gave none. */
   fields: string[];
+  /** How the change was found or why it is listed, when that is not obvious. */
+  note?: string;
 }
 
 const REPLACE_FAMILY = new Set(["replace", "create-replacement", "delete-replaced"]);
@@ -76,13 +78,97 @@ export function changesFromEvents(events: readonly EngineEvent[]): ResourceChang
     }
     // A replacement shows up as several steps (create-replacement, replace, delete-replaced).
     const replaceFamily = REPLACE_FAMILY.has(meta.op) || (prev !== undefined && REPLACE_FAMILY.has(prev.op));
-    byUrn.set(meta.urn, {
+    const allFields = [...new Set([...(prev?.fields ?? []), ...fields])].sort();
+    const initErrors = meta.new?.initErrors ?? meta.old?.initErrors ?? [];
+    const change: ResourceChange = {
       urn: meta.urn,
       type: meta.type,
       name: nameFromUrn(meta.urn),
       op: replaceFamily ? "replace" : meta.op,
-      fields: [...new Set([...(prev?.fields ?? []), ...fields])].sort(),
-    });
+      fields: allFields,
+    };
+    // The engine retries an update of a resource that is unhealthy (init errors), with no field changed.
+    if (meta.op === "update" && allFields.length === 0 && initErrors.length) {
+      change.note = `unhealthy, up would retry it: ${initErrors[0].split("\n")[0].slice(0, 200)}`;
+    }
+    byUrn.set(meta.urn, change);
+  }
+  return [...byUrn.values()].sort((a, b) => a.name.localeCompare(b.name) || a.urn.localeCompare(b.urn));
+}
+
+/**
+ * Paths of a Kubernetes object that the cluster itself changes, or that only record history,
+ * and so say nothing about drift: status, bookkeeping metadata, binder/controller annotations.
+ */
+const SYSTEM_PATHS = [
+  /^status(\.|\[|$)/,
+  /^metadata\.(resourceVersion|managedFields|generation|creationTimestamp|uid|selfLink|deletionTimestamp|deletionGracePeriodSeconds)(\.|\[|$)/,
+  /^metadata\.annotations\["?(deployment\.kubernetes\.io\/|pv\.kubernetes\.io\/|volume\.kubernetes\.io\/|volume\.beta\.kubernetes\.io\/|kubectl\.kubernetes\.io\/last-applied-configuration|control-plane\.alpha\.kubernetes\.io\/)/,
+  /^spec\.volumeName$/,
+  /^__/,
+];
+
+export function isSystemPath(path: string): boolean {
+  return SYSTEM_PATHS.some((re) => re.test(path));
+}
+
+function pathJoin(base: string, key: string): string {
+  if (base === "") return /^[A-Za-z_$][\w$]*$/.test(key) ? key : `["${key}"]`;
+  return /^[A-Za-z_$][\w$]*$/.test(key) ? `${base}.${key}` : `${base}["${key}"]`;
+}
+
+/**
+ * Deep difference of two Kubernetes objects as property paths (arrays compared by index,
+ * a longer or shorter array reported at its path), without system-managed paths.
+ * Values are compared, never returned.
+ */
+export function objectDiffPaths(a: unknown, b: unknown, base = ""): string[] {
+  if (base !== "" && isSystemPath(base)) return [];
+  if (JSON.stringify(a) === JSON.stringify(b)) return [];
+  const isObj = (x: unknown): x is Record<string, unknown> => typeof x === "object" && x !== null && !Array.isArray(x);
+  if (Array.isArray(a) && Array.isArray(b)) {
+    if (a.length !== b.length) return [base];
+    return a.flatMap((x, i) => objectDiffPaths(x, b[i], `${base}[${i}]`));
+  }
+  if (isObj(a) && isObj(b)) {
+    const keys = [...new Set([...Object.keys(a), ...Object.keys(b)])].sort();
+    return keys.flatMap((k) => objectDiffPaths(a[k], b[k], pathJoin(base, k)));
+  }
+  return base === "" ? [] : [base];
+}
+
+export const LIVE_COMPARE_NOTE = "found by comparing the live object with the one last deployed";
+
+/**
+ * Out-of-band changes the provider's own refresh diff does not see. The Kubernetes provider
+ * diffs the program's inputs against the live object pruned to the inputs' shape, so an
+ * element added to a list (a rule added to a Role with kubectl) or a field the program does
+ * not set goes unnoticed. Here every refreshed Kubernetes object is compared with the state's
+ * copy of it (the object as last deployed), outside status and system-managed metadata.
+ * Secret values arrive masked in events, so Secret data is left to the provider's diff.
+ */
+export function liveChangesFromRefreshEvents(events: readonly EngineEvent[]): ResourceChange[] {
+  const refreshed = new Set<string>();
+  const out: ResourceChange[] = [];
+  for (const ev of events) {
+    const pre = ev.resourcePreEvent?.metadata;
+    if (pre && pre.op === "refresh") refreshed.add(pre.urn);
+    const meta = ev.resOutputsEvent?.metadata;
+    if (!meta || !refreshed.has(meta.urn) || !meta.type.startsWith("kubernetes:")) continue;
+    if (meta.op === "delete" || !meta.old || !meta.new || meta.new.custom !== true) continue;
+    const fields = objectDiffPaths(meta.old.outputs, meta.new.outputs).filter((f) => !isSystemPath(f));
+    if (fields.length) out.push({ urn: meta.urn, type: meta.type, name: nameFromUrn(meta.urn), op: "update", fields, note: LIVE_COMPARE_NOTE });
+  }
+  return out;
+}
+
+/** Adds live-comparison findings to the provider's refresh changes (fields merged per resource). */
+export function mergeChanges(primary: readonly ResourceChange[], extra: readonly ResourceChange[]): ResourceChange[] {
+  const byUrn = new Map(primary.map((c) => [c.urn, { ...c }]));
+  for (const e of extra) {
+    const p = byUrn.get(e.urn);
+    if (!p) byUrn.set(e.urn, { ...e });
+    else if (p.op === "update") p.fields = [...new Set([...p.fields, ...e.fields])].sort();
   }
   return [...byUrn.values()].sort((a, b) => a.name.localeCompare(b.name) || a.urn.localeCompare(b.urn));
 }
@@ -145,7 +231,7 @@ export interface DriftReport {
  * the live pull secret. Preview-phase token churn is excluded.
  */
 export function buildDriftReport(refreshEvents: readonly EngineEvent[], previewEvents: readonly EngineEvent[]): DriftReport {
-  const changedOutside = changesFromEvents(refreshEvents);
+  const changedOutside = mergeChanges(changesFromEvents(refreshEvents), liveChangesFromRefreshEvents(refreshEvents));
   const { kept, excluded } = excludeExpectedChurn(changesFromEvents(previewEvents));
   return {
     drift: changedOutside.length > 0 || kept.length > 0,

@@ -77,7 +77,8 @@ function driftSummary(d: CommandResult["drift"]): Record<string, number> | undef
 
 function changeLine(c: ResourceChange, phase: Phase): string {
   const fields = c.fields.length ? `: ${c.fields.join(", ")}` : "";
-  return `  ${describeOp(c.op, phase).padEnd(22)} ${c.type} ${c.name}${fields}`;
+  const note = c.note ? ` (${c.note})` : "";
+  return `  ${describeOp(c.op, phase).padEnd(22)} ${c.type} ${c.name}${fields}${note}`;
 }
 
 function driftLines(title: string, d: DriftReport): string[] {
