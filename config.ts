@@ -60,6 +60,7 @@ export const CONFIG_KEYS = {
   executorPodSecurityLevel: { kind: "string", secret: false, default: "baseline", description: "Pod Security level enforced where executor pods run (privileged, baseline or restricted); warn and audit are always restricted.", example: "baseline" },
   publicUrl: { kind: "string", secret: false, description: "Public URL of the command center (http or https); becomes BASE_URL.", example: "https://agents.example.com" },
   kubeContext: { kind: "string", secret: false, default: "", description: "kubeconfig context to deploy to. Empty: the current context of $KUBECONFIG.", example: "prod-eks" },
+  renderYamlToDirectory: { kind: "string", secret: false, default: "", description: "Set only by `npm run platform -- render` on its throwaway stack: the Kubernetes provider writes YAML there instead of contacting a cluster. Never set by hand.", example: "/tmp/render-x1y2" },
   registryMode: { kind: "string", secret: false, default: "none", description: "How images are pulled: ecr (short-lived token from AWS ECR), static (server, username, password) or none (public images, no pull secret).", example: "ecr" },
   registryServer: { kind: "string", secret: false, default: "", description: "Image registry prefix (host[/path]). ecr: derived from registryId and registryRegion when empty; static: required; none: optional.", example: "123456789012.dkr.ecr.eu-west-1.amazonaws.com" },
   registryRegion: { kind: "string", secret: false, default: "", description: "ecr mode: AWS region of the registry.", example: "eu-west-1" },
@@ -122,6 +123,8 @@ export interface ValidatedConfig {
   executorPodSecurityLevel: PodSecurityLevel;
   publicUrl: string;
   kubeContext?: string;
+  /** Render mode (see CONFIG_KEYS.renderYamlToDirectory): write manifests, touch no cluster. */
+  renderYamlToDirectory?: string;
   registry: RegistrySettings;
   images: { engine: string; commandCenter: string; postgres: string };
   elasticsearch?: { url: string; username: string };
@@ -238,6 +241,7 @@ const plainSchema = z.object({
   executorPodSecurityLevel: z.enum(POD_SECURITY_LEVELS, { error: "must be one of privileged, baseline, restricted" }),
   publicUrl: httpUrl("must be an absolute http:// or https:// URL", requiredString),
   kubeContext: z.string().optional(),
+  renderYamlToDirectory: z.string().regex(/^\//, "must be an absolute directory path").optional(),
   registryMode: z.enum(REGISTRY_MODES, { error: "must be one of ecr, static, none" }),
   registryServer: z.string().regex(REGISTRY_SERVER, "must be a registry host with an optional port and path, without a scheme").optional(),
   registryRegion: z.string().regex(AWS_REGION, "must be an AWS region name").optional(),
@@ -403,6 +407,7 @@ export function validateConfig(raw: RawConfig, options: ValidateOptions = {}): V
     executorPodSecurityLevel: d.executorPodSecurityLevel,
     publicUrl: d.publicUrl,
     kubeContext: d.kubeContext,
+    renderYamlToDirectory: d.renderYamlToDirectory,
     registry,
     images: {
       engine: `${prefix}${d.engineImageRepository}:${d.imageTag}`,

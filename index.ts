@@ -23,10 +23,16 @@ function validatedConfig(): PlatformConfig {
 const config = validatedConfig();
 
 // Default providers are disabled in the stack files: every resource uses one of these.
-const k8sProvider = new k8s.Provider("k8s", {
-  // Empty kubeContext: the current context of $KUBECONFIG (or ~/.kube/config).
-  context: config.kubeContext,
-});
+// In render mode (`npm run platform -- render`, on a throwaway stack) the same provider writes
+// the manifests to a directory instead of talking to a cluster.
+const k8sProvider = new k8s.Provider(
+  "k8s",
+  config.renderYamlToDirectory
+    ? // An empty kubeconfig: the SDK would otherwise take $KUBECONFIG, which render mode refuses.
+      { renderYamlToDirectory: config.renderYamlToDirectory, kubeconfig: "" }
+    : // Empty kubeContext: the current context of $KUBECONFIG (or ~/.kube/config).
+      { context: config.kubeContext },
+);
 
 const awsProvider =
   config.registry.mode === "ecr"
