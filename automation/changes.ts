@@ -200,15 +200,16 @@ export const PULL_SECRET_CHURN_REASON =
   "only its data is ignored, any other field of it still counts";
 
 /**
- * Splits preview changes into real ones and the expected pull-secret churn: an update of a
- * pull secret that touches only data/stringData. A create, delete or replace of the pull
- * secret, or a change to its labels or type, is still reported.
+ * Splits preview changes into real ones and the expected pull-secret churn: an update (or a
+ * replacement) of a pull secret that touches only data/stringData. A create or delete of the
+ * pull secret, or a change to its labels or type, is still reported.
  */
 export function excludeExpectedChurn(changes: readonly ResourceChange[]): { kept: ResourceChange[]; excluded: ExcludedChange[] } {
   const kept: ResourceChange[] = [];
   const excluded: ExcludedChange[] = [];
   for (const c of changes) {
-    const churn = c.op === "update" && isPullSecretUrn(c.urn) && c.fields.length > 0 && c.fields.every(isTokenField);
+    // The provider may replace the Secret rather than update it when its data changes.
+    const churn = (c.op === "update" || c.op === "replace") && isPullSecretUrn(c.urn) && c.fields.length > 0 && c.fields.every(isTokenField);
     if (churn) excluded.push({ ...c, reason: PULL_SECRET_CHURN_REASON });
     else kept.push(c);
   }

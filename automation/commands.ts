@@ -7,6 +7,8 @@ import {
   buildDriftReport,
   changesFromEvents,
   excludeExpectedChurn,
+  LIVE_COMPARE_NOTE,
+  nameFromUrn,
   type DriftReport,
   type ExcludedChange,
   type ResourceChange,
@@ -15,7 +17,7 @@ import { PlatformError } from "./errors";
 import { countChanges, type Outcome } from "./exit-codes";
 import { maskOutputs, type StackOutput } from "./mask";
 import { exportState, withStackRetry } from "./stack";
-import { pendingOperations, protectedUrns, pullSecretUrns, resourceUrns, withoutProtection } from "./state";
+import { markFieldsStale, pendingOperations, protectedUrns, pullSecretUrns, resourceUrns, withoutProtection } from "./state";
 
 export interface CommandResult {
   outcome: Outcome;
@@ -194,8 +196,24 @@ export async function drift(ctx: RunContext, stack: Stack): Promise<CommandResul
   if (ctx.opts.repair && (report.drift || pending.length > 0)) {
     ctx.note("drift: --repair: running up (with refresh) to bring the cluster back to the program");
     await resolvePendingOperations(ctx, stack, notes);
+    // Changes only the live comparison saw: the provider's diff will not see them either, so
+    // after a refresh their stored fields are marked stale and `up` re-applies them.
+    const pendingUrns = new Set(report.pendingChanges.map((c) => c.urn));
+    const liveOnly = report.changedOutside.filter((c) => c.note === LIVE_COMPARE_NOTE && !pendingUrns.has(c.urn));
+    let refreshFirst = true;
+    if (liveOnly.length) {
+      await withStackRetry(ctx, () => stack.refresh({ onOutput: ctx.progress, onError: ctx.progress, signal: ctx.signal }));
+      refreshFirst = false;
+      const { state, marked } = markFieldsStale(await stack.exportStack(), liveOnly);
+      if (marked.length) {
+        await stack.importStack(state as Awaited<ReturnType<Stack["exportStack"]>>);
+        const msg = `marked for re-apply (the provider's diff cannot see these): ${marked.map((m) => `${nameFromUrn(m.urn)} (${m.fields.join(", ")})`).join("; ")}`;
+        ctx.note(msg);
+        notes.push(msg);
+      }
+    }
     const events: EngineEvent[] = [];
-    await withStackRetry(ctx, () => stack.up({ ...common(ctx, events), refresh: true }));
+    await withStackRetry(ctx, () => stack.up({ ...common(ctx, events), refresh: refreshFirst }));
     result.repaired = true;
     result.afterRepair = await checkDrift(ctx, stack);
     const still = result.afterRepair.drift;

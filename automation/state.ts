@@ -100,3 +100,42 @@ export function withoutProtection(raw: unknown): { state: unknown; changed: stri
   }
   return { state: copy, changed: changed.sort() };
 }
+
+/** Top-level field of a property path: "rules[1]" -> "rules", "spec.replicas" -> "spec". */
+export function topField(path: string): string {
+  const m = /^([^.[]+)/.exec(path.startsWith('["') ? path.slice(2) : path);
+  return m ? m[1].replace(/"\]$/, "") : path;
+}
+
+/** Fields a re-apply cannot take back or must never be touched in the state. */
+const NOT_REAPPLIED = new Set(["metadata", "apiVersion", "kind", "status", "id", "urn"]);
+
+/**
+ * For drift --repair: the Kubernetes provider diffs the program against the stored live object
+ * pruned to the program's shape, so a change it cannot see (a rule added to a Role) would
+ * survive `up`. Here the stored copy of each such top-level field is emptied in the state (a
+ * copy), so the next `up` sees a difference and re-applies the program's value (server-side
+ * apply with force replaces an atomic list such as Role rules). Only fields the program sets
+ * (present in the resource's inputs) are touched. Returns the new state and what was marked.
+ */
+export function markFieldsStale(
+  raw: unknown,
+  targets: readonly { urn: string; fields: readonly string[] }[],
+): { state: unknown; marked: { urn: string; fields: string[] }[] } {
+  const copy = structuredClone(raw) as { deployment?: { resources?: Record<string, unknown>[] } };
+  const marked: { urn: string; fields: string[] }[] = [];
+  for (const r of copy.deployment?.resources ?? []) {
+    const t = targets.find((x) => x.urn === r["urn"]);
+    if (!t) continue;
+    const inputs = (r["inputs"] ?? {}) as Record<string, unknown>;
+    const outputs = (r["outputs"] ?? {}) as Record<string, unknown>;
+    const fields = [...new Set(t.fields.map(topField))].filter((f) => !NOT_REAPPLIED.has(f) && f in inputs).sort();
+    for (const f of fields) {
+      const cur = outputs[f];
+      outputs[f] = Array.isArray(cur) ? [] : typeof cur === "object" && cur !== null ? {} : null;
+    }
+    r["outputs"] = outputs;
+    if (fields.length) marked.push({ urn: String(r["urn"]), fields });
+  }
+  return { state: copy, marked };
+}

@@ -86,7 +86,12 @@ describe("excludeExpectedChurn", () => {
     expect(kept.map((c) => c.urn)).toEqual([URN.pullSecret]);
     expect(excluded).toEqual([]);
   });
-  it("keeps a delete or replace of the pull secret", () => {
+  it("excludes a data-only replacement of the pull secret (the provider may replace on data)", () => {
+    const { kept, excluded } = excludeExpectedChurn(changesFromEvents([pre(URN.pullSecret, "replace", { 'data[".dockerconfigjson"]': "update" })]));
+    expect(kept).toEqual([]);
+    expect(excluded.map((e) => e.op)).toEqual(["replace"]);
+  });
+  it("keeps a delete or create of the pull secret", () => {
     expect(excludeExpectedChurn(changesFromEvents([pre(URN.pullSecret, "delete")])).kept).toHaveLength(1);
     expect(excludeExpectedChurn(changesFromEvents([pre(URN.pullSecret, "create")])).kept).toHaveLength(1);
   });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { parseState, pendingOperations, protectedUrns, pullSecretUrns, resourceUrns, withoutProtection } from "../../../automation/state";
+import { markFieldsStale, parseState, pendingOperations, protectedUrns, pullSecretUrns, resourceUrns, withoutProtection } from "../../../automation/state";
 import { URN } from "./fixtures/events";
 
 const raw = {
@@ -57,5 +57,37 @@ describe("state helpers", () => {
 
   it("handles an empty stack", () => {
     expect(pullSecretUrns(parseState({ version: 3, deployment: {} }))).toEqual([]);
+  });
+});
+
+describe("markFieldsStale", () => {
+  const roleUrn = "urn:pulumi:dev::agent-platform::kubernetes:rbac.authorization.k8s.io/v1:Role::r";
+  const st = {
+    version: 3,
+    deployment: {
+      resources: [
+        {
+          urn: roleUrn,
+          type: "kubernetes:rbac.authorization.k8s.io/v1:Role",
+          inputs: { metadata: { labels: {} }, rules: [{ verbs: ["get"] }] },
+          outputs: { metadata: { name: "r", labels: { team: "x" } }, rules: [{ verbs: ["get"] }, { verbs: ["list"] }] },
+        },
+        { urn: "urn:other", type: "kubernetes:core/v1:ConfigMap", inputs: { data: {} }, outputs: { data: { a: "1" } } },
+      ],
+    },
+  };
+
+  it("empties the stored copy of fields the program sets, on a copy", () => {
+    const { state, marked } = markFieldsStale(st, [{ urn: roleUrn, fields: ["rules", "rules[1]", "metadata.labels.team", "notInInputs"] }]);
+    expect(marked).toEqual([{ urn: roleUrn, fields: ["rules"] }]);
+    const res = (state as typeof st).deployment.resources;
+    expect(res[0].outputs.rules).toEqual([]);
+    expect(res[0].outputs.metadata).toEqual({ name: "r", labels: { team: "x" } });
+    expect(res[1].outputs).toEqual({ data: { a: "1" } });
+    expect(st.deployment.resources[0].outputs.rules).toHaveLength(2);
+  });
+
+  it("marks nothing for a change outside what the program sets", () => {
+    expect(markFieldsStale(st, [{ urn: roleUrn, fields: ["metadata.labels.team"] }]).marked).toEqual([]);
   });
 });
