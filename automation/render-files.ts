@@ -4,7 +4,7 @@
  * into what may be written for GitOps and the Secrets that must not be, a SECRETS.md note is
  * built, and the kept files are scanned for any secret value before anything is written.
  */
-import * as yaml from "js-yaml";
+import { parseAllDocuments } from "yaml";
 
 export interface RenderedFile {
   /** Path relative to the render directory, with "/" separators (e.g. 1-manifest/v1-secret-ns-x.yaml). */
@@ -37,7 +37,7 @@ interface K8sObject {
 }
 
 function parseObjects(file: RenderedFile): K8sObject[] {
-  const docs = yaml.loadAll(file.content);
+  const docs: unknown[] = parseAllDocuments(file.content).map((d) => d.toJS() as unknown);
   return docs.filter((d): d is K8sObject => typeof d === "object" && d !== null);
 }
 
