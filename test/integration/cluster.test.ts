@@ -1,8 +1,12 @@
 // The local cluster is a real Kubernetes control plane: these tests check what a platform
 // engineer relies on when deploying to it (scheduling, readiness, storage, endpoints, RBAC,
 // Pod Security admission). They use the real kubectl and real service-account tokens.
+import { execFile } from "node:child_process";
+import { existsSync, readFileSync } from "node:fs";
+import * as path from "node:path";
+import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { kubectl, kubectlJson, kubectlOk, uniqueName, waitFor } from "./harness";
+import { kubeconfig, kubectl, kubectlJson, kubectlOk, repoRoot, uniqueName, waitFor } from "./harness";
 
 const ns = uniqueName("it-cluster");
 
@@ -133,6 +137,44 @@ spec:
       expect((await kubectl(["get", "pod", "privileged", "-n", restricted])).code).not.toBe(0);
     } finally {
       await kubectl(["delete", "namespace", restricted, "--wait=false"]);
+    }
+  });
+});
+
+describe("cluster script", () => {
+  it("runs a second cluster beside the first, and `down` leaves no process, listener or data", async () => {
+    const sh = promisify(execFile);
+    const name = `side-${process.pid}`;
+    const script = path.join(repoRoot, "cluster/cluster.sh");
+    const dir = path.join(repoRoot, ".local/cluster", name);
+    try {
+      await sh("bash", [script, "up", "--name", name, "--nodes", "1"], { timeout: 120_000 });
+      const kc = path.join(dir, "kubeconfig");
+      const port = Number(readFileSync(kc, "utf8").match(/server: https:\/\/127\.0\.0\.1:(\d+)/)?.[1]);
+      expect(port).toBeGreaterThan(0);
+      // Both clusters answer at once, on different ports.
+      expect(readFileSync(kubeconfig(), "utf8")).not.toContain(`127.0.0.1:${port}`);
+      const side = await sh(path.join(repoRoot, ".local/bin/kubectl"), ["--kubeconfig", kc, "get", "nodes", "-o", "name"]);
+      expect(side.stdout.trim().split("\n")).toEqual(["node/kwok-node-1"]);
+      expect((await kubectl(["get", "--raw", "/readyz"])).code).toBe(0);
+      // Loopback only.
+      const listening = (await sh("ss", ["-Hltn"])).stdout;
+      const mine = listening.split("\n").filter((l) => new RegExp(`:${port}\\b`).test(l));
+      expect(mine.length).toBeGreaterThan(0);
+      for (const l of mine) expect(l).toMatch(/127\.0\.0\.1:/);
+      const pids = ["etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok"].map((c) =>
+        Number(readFileSync(path.join(dir, "run", `${c}.pid`), "utf8")),
+      );
+
+      await sh("bash", [script, "down", "--name", name]);
+      for (const pid of pids) expect(existsSync(`/proc/${pid}`), `pid ${pid}`).toBe(false);
+      const after = (await sh("ss", ["-Hltn"])).stdout;
+      for (let p = port; p < port + 6; p++) expect(after).not.toMatch(new RegExp(`:${p}\\b`));
+      for (const d of ["etcd", "pki", "run", "kubeconfig"]) expect(existsSync(path.join(dir, d)), d).toBe(false);
+      // The other cluster is untouched.
+      expect((await kubectl(["get", "--raw", "/readyz"])).code).toBe(0);
+    } finally {
+      await sh("bash", [script, "down", "--name", name]).catch(() => undefined);
     }
   });
 });
