@@ -6,17 +6,23 @@ repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$repo"
 log() { printf '[setup] %s\n' "$*" >&2; }
 
-for tool in go npm openssl curl ss git; do
+for tool in npm openssl curl ss git; do
   command -v "$tool" >/dev/null || missing="${missing:-} $tool"
 done
 if [ -n "${missing:-}" ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
     log "installing Debian packages for:$missing"
-    apt-get update -qq && apt-get install -y -qq openssl curl iproute2 git golang npm >/dev/null
+    apt-get update -qq && apt-get install -y -qq openssl curl iproute2 git npm >/dev/null
   else
-    echo "[setup] error: missing$missing; install them (Debian: apt-get install openssl curl iproute2 git golang npm)" >&2
+    echo "[setup] error: missing$missing; install them (Debian: apt-get install openssl curl iproute2 git npm)" >&2
     exit 1
   fi
+fi
+# The toolchain's modules need Go 1.26 (kwok's go.mod says so); Debian's golang package is older.
+gover=$(go env GOVERSION 2>/dev/null | sed 's/^go//') || true
+if [ -z "$gover" ] || [ "$(printf '%s\n1.26\n' "$gover" | sort -V | head -1)" != "1.26" ]; then
+  echo "[setup] error: Go 1.26 or newer is needed to build the toolchain (found: ${gover:-none}); install it from https://go.dev/dl or your distribution's backports" >&2
+  exit 1
 fi
 
 # Keep this machine's encryption salt out of git (see .gitattributes).
