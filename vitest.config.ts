@@ -26,6 +26,9 @@ export default defineConfig({
           isolate: true,
           // One cluster, one Pulumi backend directory per file; files run one after another.
           fileParallelism: false,
+          // Worker threads end cleanly once a file is done (forked workers were left waiting on
+          // the Automation API's child processes and timed out on teardown).
+          pool: "threads",
           testTimeout: 900_000,
           hookTimeout: 300_000,
         },
