@@ -84,6 +84,7 @@ timed() { # timed <label> <cmd...>
 install_bin() { # install_bin <name> <built file>
   install -m 0755 "$2" "$cache/bin/$1-${key[$1]}.tmp"
   mv -f "$cache/bin/$1-${key[$1]}.tmp" "$cache/bin/$1-${key[$1]}"
+  rm -f "$2" # the build folder keeps go.mod/go.sum, not a second copy of the binary
 }
 
 build_kubernetes() {
