@@ -217,7 +217,7 @@ describe("agent-platform on the local cluster", () => {
     // A change that makes the engine and command center roll: a new image tag.
     const run = spawnCli(["up", "--stack", stack, "--yes", "--retries", "0", "--config", "imageTag=dev-2"]);
     // Kill the whole process group (CLI, pulumi, plugins) once the update is under way.
-    await waitFor("the update to start updating resources", async () => (/updating|creating/i.test(run.output()) ? true : undefined), 180_000);
+    await waitFor("the update to start updating resources", async () => (/kubernetes:\S+ \S+ (updating|creating)/.test(run.output()) ? true : undefined), 180_000);
     process.kill(-run.child.pid!, "SIGKILL");
     await run.exited;
 
