@@ -3,7 +3,7 @@ import type * as pulumi from "@pulumi/pulumi";
 import type { ResourceSpec } from "../../config";
 import { engineUrl } from "./engine";
 import { selectorLabels, standardLabels } from "./labels";
-import { CHECKSUM_ANNOTATION, containerSecurityContext, podSecurityContext } from "./security";
+import { CHECKSUM_ANNOTATION, containerSecurityContext, hardenedPodBase } from "./security";
 import { clusterIpService, envFromConfigMap, envFromSecret, resources } from "./workload";
 
 export const COMMAND_CENTER_PORT = 3000;
@@ -84,10 +84,7 @@ export function commandCenterDeploymentArgs(a: CommandCenterDeploymentArgs): k8s
       template: {
         metadata: { labels: commandCenterLabels(a.instance), annotations: { [CHECKSUM_ANNOTATION]: a.checksum } },
         spec: {
-          automountServiceAccountToken: false,
-          enableServiceLinks: false,
-          securityContext: podSecurityContext(COMMAND_CENTER_UID, COMMAND_CENTER_UID),
-          imagePullSecrets: a.imagePullSecretName ? [{ name: a.imagePullSecretName }] : undefined,
+          ...hardenedPodBase({ uid: COMMAND_CENTER_UID, mountApiToken: false, imagePullSecretName: a.imagePullSecretName }),
           containers: [
             {
               name: "command-center",

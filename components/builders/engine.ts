@@ -3,7 +3,7 @@ import type * as pulumi from "@pulumi/pulumi";
 import type { ResourceSpec } from "../../config";
 import { selectorLabels, standardLabels } from "./labels";
 import { POSTGRES_DB, POSTGRES_PORT, POSTGRES_USER, postgresServiceName } from "./postgres";
-import { CHECKSUM_ANNOTATION, containerSecurityContext, podSecurityContext } from "./security";
+import { CHECKSUM_ANNOTATION, containerSecurityContext, hardenedPodBase } from "./security";
 import { clusterIpService, envFromConfigMap, envFromSecret, resources } from "./workload";
 
 export const ENGINE_PORT = 8080;
@@ -124,10 +124,7 @@ export function engineDeploymentArgs(a: EngineDeploymentArgs): k8s.apps.v1.Deplo
         metadata: { labels: engineLabels(a.instance), annotations: { [CHECKSUM_ANNOTATION]: a.checksum } },
         spec: {
           serviceAccountName: a.serviceAccountName,
-          automountServiceAccountToken: true,
-          enableServiceLinks: false,
-          securityContext: podSecurityContext(ENGINE_UID, ENGINE_UID),
-          imagePullSecrets: a.imagePullSecretName ? [{ name: a.imagePullSecretName }] : undefined,
+          ...hardenedPodBase({ uid: ENGINE_UID, mountApiToken: true, imagePullSecretName: a.imagePullSecretName }),
           containers: [
             {
               name: "engine",

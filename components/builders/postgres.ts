@@ -2,7 +2,7 @@ import type * as k8s from "@pulumi/kubernetes";
 import type * as pulumi from "@pulumi/pulumi";
 import type { ResourceSpec } from "../../config";
 import { selectorLabels, standardLabels } from "./labels";
-import { CHECKSUM_ANNOTATION, containerSecurityContext, podSecurityContext } from "./security";
+import { CHECKSUM_ANNOTATION, containerSecurityContext, hardenedPodBase } from "./security";
 import { clusterIpService, envFromSecret, resources } from "./workload";
 
 export const POSTGRES_PORT = 5432;
@@ -71,10 +71,7 @@ export function postgresDeploymentArgs(a: PostgresDeploymentArgs): k8s.apps.v1.D
       template: {
         metadata: { labels: postgresLabels(a.instance), annotations: { [CHECKSUM_ANNOTATION]: a.checksum } },
         spec: {
-          automountServiceAccountToken: false,
-          enableServiceLinks: false,
-          securityContext: podSecurityContext(POSTGRES_UID, POSTGRES_UID),
-          imagePullSecrets: a.imagePullSecretName ? [{ name: a.imagePullSecretName }] : undefined,
+          ...hardenedPodBase({ uid: POSTGRES_UID, mountApiToken: false, imagePullSecretName: a.imagePullSecretName }),
           containers: [
             {
               name: "postgres",

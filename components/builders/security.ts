@@ -16,6 +16,20 @@ export function podSecurityContext(uid: number, gid: number): PodSecurityContext
   };
 }
 
+/**
+ * The pod-level settings every workload we own shares: no API token unless the pod talks to
+ * the API server (the engine does), no legacy service-link env vars, the restricted pod
+ * security context, and the pull secret when there is one. One place, so no pod forgets one.
+ */
+export function hardenedPodBase(opts: { uid: number; mountApiToken: boolean; imagePullSecretName?: string }) {
+  return {
+    automountServiceAccountToken: opts.mountApiToken,
+    enableServiceLinks: false,
+    securityContext: podSecurityContext(opts.uid, opts.uid),
+    imagePullSecrets: opts.imagePullSecretName ? [{ name: opts.imagePullSecretName }] : undefined,
+  };
+}
+
 /** Container-level hardening: no privilege escalation, no capabilities, read-only root filesystem. */
 export function containerSecurityContext(uid: number, gid: number): SecurityContext {
   return {

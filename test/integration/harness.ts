@@ -4,10 +4,8 @@ import { execFile } from "node:child_process";
 import { mkdtempSync, rmSync, readFileSync } from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { promisify } from "node:util";
 import { inject } from "vitest";
 
-const run = promisify(execFile);
 export const repoRoot = path.resolve(__dirname, "../..");
 
 // The Automation API finds `pulumi` on this process's PATH: the project's own toolchain first.
@@ -94,4 +92,3 @@ export function uniqueName(prefix: string): string {
   return `${prefix}-${Date.now().toString(36)}-${Math.floor(Math.random() * 1e6).toString(36)}`;
 }
 
-export { run };
