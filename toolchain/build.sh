@@ -42,6 +42,7 @@ declare -A key=(
   [kube-controller-manager]="$KUBERNETES_VERSION"
   [kube-scheduler]="$KUBERNETES_VERSION"
   [kubectl]="$KUBERNETES_VERSION"
+  [kubelet]="$KUBERNETES_VERSION"
   [etcd]="$ETCD_VERSION"
   [kwok]="$KWOK_VERSION"
 )
@@ -109,6 +110,7 @@ import (
 	_ "k8s.io/kubernetes/cmd/kube-controller-manager"
 	_ "k8s.io/kubernetes/cmd/kube-scheduler"
 	_ "k8s.io/kubernetes/cmd/kubectl"
+	_ "k8s.io/kubernetes/cmd/kubelet"
 )
 EOF
   go mod tidy -e >/dev/null 2>&1 || true
@@ -118,8 +120,8 @@ EOF
   ld="$ld -X k8s.io/client-go/pkg/version.gitVersion=v$v -X k8s.io/client-go/pkg/version.gitMajor=1 -X k8s.io/client-go/pkg/version.gitMinor=$minor"
   mkdir -p out
   go build -ldflags "$ld" -o out/ k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager \
-    k8s.io/kubernetes/cmd/kube-scheduler k8s.io/kubernetes/cmd/kubectl
-  for b in kube-apiserver kube-controller-manager kube-scheduler kubectl; do install_bin "$b" "out/$b"; done
+    k8s.io/kubernetes/cmd/kube-scheduler k8s.io/kubernetes/cmd/kubectl k8s.io/kubernetes/cmd/kubelet
+  for b in kube-apiserver kube-controller-manager kube-scheduler kubectl kubelet; do install_bin "$b" "out/$b"; done
 }
 
 build_etcd() {
@@ -198,7 +200,7 @@ declare -A builder=(
   [pulumi]=build_pulumi [pulumi-language-nodejs]=build_langhost
   [pulumi-resource-kubernetes]=build_kubernetes_provider
   [kube-apiserver]=build_kubernetes [kube-controller-manager]=build_kubernetes
-  [kube-scheduler]=build_kubernetes [kubectl]=build_kubernetes
+  [kube-scheduler]=build_kubernetes [kubectl]=build_kubernetes [kubelet]=build_kubernetes
   [etcd]=build_etcd [kwok]=build_kwok
 )
 
