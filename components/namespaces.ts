@@ -7,8 +7,8 @@ export interface NamespacesArgs {
   instanceName: string;
   /** Where the engine, command center and postgres run. */
   namespace: string;
-  /** A separate sandbox for executor pods, if any. */
-  executorNamespace?: string;
+  /** Where executor pods run (decided in config.ts). */
+  executors: { namespace: string; separate: boolean };
   /** Enforced where executor pods run (they are the engine's, not ours). */
   executorPodSecurityLevel: PodSecurityLevel;
 }
@@ -20,11 +20,12 @@ export interface NamespacesArgs {
  */
 export class Namespaces extends pulumi.ComponentResource {
   public readonly namespace: pulumi.Output<string>;
+  /** Where executor pods run: the executor namespace, or the engine namespace when they share it. */
   public readonly executorNamespace: pulumi.Output<string>;
 
   constructor(name: string, args: NamespacesArgs, opts?: pulumi.ComponentResourceOptions) {
     super("agent-platform:index:Namespaces", name, {}, opts);
-    const workloadsLevel: PodSecurityLevel = args.executorNamespace ? "restricted" : args.executorPodSecurityLevel;
+    const workloadsLevel: PodSecurityLevel = args.executors.separate ? "restricted" : args.executorPodSecurityLevel;
     // retainOnDelete: deleting the namespace would delete the postgres PVC in it, and the data
     // must outlive the stack. `destroy` leaves the namespace (and the PVC) in the cluster.
     const main = new k8s.core.v1.Namespace(
@@ -33,10 +34,10 @@ export class Namespaces extends pulumi.ComponentResource {
       { parent: this, retainOnDelete: true },
     );
     this.namespace = main.metadata.name;
-    if (args.executorNamespace) {
+    if (args.executors.separate) {
       const executors = new k8s.core.v1.Namespace(
         `${name}-executors`,
-        namespaceArgs(args.executorNamespace, "executors", args.executorPodSecurityLevel, args.instanceName),
+        namespaceArgs(args.executors.namespace, "executors", args.executorPodSecurityLevel, args.instanceName),
         { parent: this },
       );
       this.executorNamespace = executors.metadata.name;

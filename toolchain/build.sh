@@ -28,7 +28,7 @@ mode=${1:-build}
 log() { printf '[toolchain] %s\n' "$*" >&2; }
 die() { printf '[toolchain] error: %s\n' "$*" >&2; exit 1; }
 
-command -v go >/dev/null || die "go is not on PATH; install Go 1.24 or newer (apt-get install golang or https://go.dev/dl)"
+command -v go >/dev/null || die "go is not on PATH; install Go 1.26 or newer (https://go.dev/dl; Debian's golang package is older)"
 
 # The language host is our own source: its cache key includes a hash of that source.
 langhost_hash=$(cat "$repo"/toolchain/langhost/*.go "$repo"/toolchain/langhost/go.mod | sha256sum | cut -c1-12)

@@ -5,7 +5,7 @@ import { standardLabels } from "./labels";
 export const EXECUTOR_SERVICE_ACCOUNT = "engine-executor";
 
 /**
- * Exactly what the engine's Kubernetes executor backend needs (sources/000: "Required access"):
+ * Exactly what the engine's Kubernetes executor backend needs (the engine's documentation, "Required access"):
  * no wildcards, no other resources.
  */
 export const EXECUTOR_RULES: ReadonlyArray<{ apiGroups: string[]; resources: string[]; verbs: string[] }> = [
@@ -20,7 +20,7 @@ const labels = (instance: string) => standardLabels("engine-executor", "executor
 export function serviceAccountArgs(namespace: pulumi.Input<string>, instance: string, pullSecretName?: string): k8s.core.v1.ServiceAccountArgs {
   return {
     metadata: { name: EXECUTOR_SERVICE_ACCOUNT, namespace, labels: labels(instance) },
-    // The engine talks to the API with this account's token (sources/000), so it stays mounted.
+    // The engine talks to the API with this account's token (the engine's documentation), so it stays mounted.
     automountServiceAccountToken: true,
     imagePullSecrets: pullSecretName ? [{ name: pullSecretName }] : undefined,
   };
