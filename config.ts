@@ -79,6 +79,8 @@ function intInRange(min: number, max: number) {
     .refine((n) => n >= min && n <= max, `must be a whole number from ${min} to ${max}`);
 }
 
+const booleanString = z.enum(["true", "false"], { error: "must be true or false" }).transform((v) => v === "true");
+
 function jsonObject<T extends z.ZodType>(schema: T) {
   return z.string().transform((s, ctx) => {
     try {
@@ -94,14 +96,14 @@ function jsonObject<T extends z.ZodType>(schema: T) {
 // The declarations
 
 /** How Pulumi.yaml declares a key's value (objects and secrets get no CLI `type`: see Pulumi.yaml). */
-export type KeyKind = "string" | "integer" | "object";
+export type KeyKind = "string" | "integer" | "boolean" | "object";
 
 /** What every declaration has. */
 export interface KeyDeclaration {
   kind: KeyKind;
   secret: boolean;
   /** The default declared in Pulumi.yaml; `undefined` = required. "" means "unset". */
-  default?: string | number | Record<string, unknown>;
+  default?: string | number | boolean | Record<string, unknown>;
   description: string;
   example: string;
 }
@@ -216,6 +218,14 @@ export const CONFIG_KEYS = {
     example: "ai-2501",
     schema: dnsLabel,
   }),
+  createNamespaces: plain({
+    kind: "boolean",
+    default: true,
+    description:
+      "true: the stack creates namespace (and executorNamespace) and owns them; false: they must exist already, the stack only sets its labels on them (Pod Security included) and never deletes them.",
+    example: "false",
+    schema: booleanString,
+  }),
   executorNamespace: plain({
     kind: "string",
     default: "",
@@ -249,6 +259,13 @@ export const CONFIG_KEYS = {
     description: "Set only by `npm run platform -- render` on its throwaway stack: the Kubernetes provider writes YAML there instead of contacting a cluster. Never set by hand.",
     example: "/tmp/render-x1y2",
     schema: z.string().regex(/^\//, "must be an absolute directory path").optional(),
+  }),
+  renderStack: plain({
+    kind: "string",
+    default: "",
+    description: "Set only by `npm run platform -- render` on its throwaway stack: the stack whose manifests are rendered (it owns the objects). Never set by hand.",
+    example: "organization/agent-platform/prod",
+    schema: z.string().regex(/^[^/\s]+\/[^/\s]+\/[^/\s]+$/, "must be <organization>/<project>/<stack>").optional(),
   }),
   registryMode: plain({
     kind: "string",
@@ -438,11 +455,15 @@ export interface ValidatedConfig {
   namespace: string;
   /** Where executor pods run: decided here once (the engine namespace unless executorNamespace is set). */
   executors: { namespace: string; separate: boolean };
+  /** false: the namespaces exist already and are only labelled, never created or deleted. */
+  createNamespaces: boolean;
   executorPodSecurityLevel: PodSecurityLevel;
   publicUrl: string;
   kubeContext?: string;
   /** Render mode (see renderYamlToDirectory in CONFIG_KEYS): write manifests, touch no cluster. */
   renderYamlToDirectory?: string;
+  /** Render mode: the rendered stack (see renderStack in CONFIG_KEYS). */
+  renderStack?: string;
   registry: RegistrySettings;
   images: { engine: string; commandCenter: string; postgres: string };
   elasticsearch?: { url: string; username: string };
@@ -664,11 +685,13 @@ export function validateConfig(raw: RawConfig, options: ValidateOptions = {}): V
     imageTag: d.imageTag,
     instanceName: d.instanceName,
     namespace: d.namespace,
+    createNamespaces: d.createNamespaces,
     executors: d.executorNamespace !== undefined ? { namespace: d.executorNamespace, separate: true } : { namespace: d.namespace, separate: false },
     executorPodSecurityLevel: d.executorPodSecurityLevel,
     publicUrl: d.publicUrl,
     kubeContext: d.kubeContext,
     renderYamlToDirectory: d.renderYamlToDirectory,
+    renderStack: d.renderStack,
     registry,
     images: {
       engine: `${prefix}${d.engineImageRepository}:${d.imageTag}`,

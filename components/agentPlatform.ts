@@ -39,7 +39,7 @@ export class AgentPlatform extends pulumi.ComponentResource {
 
     const namespaces = new Namespaces(
       `${name}-namespaces`,
-      { instanceName, namespace: c.namespace, executors: c.executors, executorPodSecurityLevel: c.executorPodSecurityLevel },
+      { instanceName, namespace: c.namespace, executors: c.executors, executorPodSecurityLevel: c.executorPodSecurityLevel, create: c.createNamespaces },
       { parent: this },
     );
 

@@ -37,10 +37,13 @@ export class Postgres extends pulumi.ComponentResource {
       { parent: this },
     );
     // The data outlives the stack: neither `destroy` nor a replacement may delete it.
+    // ignoreChanges on the name: a stack deployed before names were stable keeps its
+    // random-suffixed claim (a claim cannot be renamed; a new name would be a new, empty volume).
+    // New stacks get `<instance>-postgres-data`, which a later deploy finds again after `destroy`.
     const pvc = new k8s.core.v1.PersistentVolumeClaim(
       `${name}-data`,
       postgresPvcArgs(args.namespace, args.instanceName, args.storageSize, args.storageClass),
-      { parent: this, protect: true, retainOnDelete: true },
+      { parent: this, protect: true, retainOnDelete: true, ignoreChanges: ["metadata.name"] },
     );
     const checksum = pulumi.unsecret(
       pulumi.all([password, args.checksumKey]).apply(([p, key]) => configChecksum({ secret: postgresSecretData(p) }, key)),
@@ -57,7 +60,8 @@ export class Postgres extends pulumi.ComponentResource {
         checksum,
         imagePullSecretName: args.imagePullSecretName,
       }),
-      { parent: this },
+      // A replacement must stop the old pod first: it holds the ReadWriteOnce volume the new one needs.
+      { parent: this, deleteBeforeReplace: true },
     );
     const service = new k8s.core.v1.Service(`${name}-service`, postgresServiceArgs(args.namespace, args.instanceName), { parent: this });
     this.serviceName = service.metadata.name;

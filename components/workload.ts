@@ -6,7 +6,9 @@ import {
   configMapArgs,
   opaqueSecretArgs,
   workloadDeploymentArgs,
+  workloadFilesName,
   workloadLabels,
+  workloadName,
   workloadServiceArgs,
   type WorkloadSpec,
 } from "./builders/workload";
@@ -31,16 +33,16 @@ export class Workload extends pulumi.ComponentResource {
     super("agent-platform:index:Workload", name, {}, opts);
     const w = args.spec;
     const labels = workloadLabels(w);
-    const config = new k8s.core.v1.ConfigMap(`${name}-config`, configMapArgs(args.namespace, labels, w.config), { parent: this });
+    const config = new k8s.core.v1.ConfigMap(`${name}-config`, configMapArgs(workloadName(w), args.namespace, labels, w.config), { parent: this });
 
     const secretValues = pulumi.secret(pulumi.all(w.secretEnv));
     const secret = new k8s.core.v1.Secret(
       `${name}-secret`,
-      opaqueSecretArgs(args.namespace, labels, pulumi.secret(secretValues.apply(toSecretData))),
+      opaqueSecretArgs(workloadName(w), args.namespace, labels, pulumi.secret(secretValues.apply(toSecretData))),
       { parent: this },
     );
     const files = w.files
-      ? new k8s.core.v1.Secret(`${name}-${w.files.volume}`, opaqueSecretArgs(args.namespace, labels, toSecretData(w.files.data)), { parent: this })
+      ? new k8s.core.v1.Secret(`${name}-${w.files.volume}`, opaqueSecretArgs(workloadFilesName(w, w.files.volume), args.namespace, labels, toSecretData(w.files.data)), { parent: this })
       : undefined;
 
     // A value, computed inside apply; the resources themselves are never created in an apply.

@@ -39,19 +39,21 @@ export function clusterIpService(
 }
 
 export function configMapArgs(
+  name: string,
   namespace: pulumi.Input<string>,
   labels: Record<string, string>,
   data: Record<string, string>,
 ): k8s.core.v1.ConfigMapArgs {
-  return { metadata: { namespace, labels }, data };
+  return { metadata: { name, namespace, labels }, data };
 }
 
 export function opaqueSecretArgs(
+  name: string,
   namespace: pulumi.Input<string>,
   labels: Record<string, string>,
   data: k8s.types.input.core.v1.Secret["data"],
 ): k8s.core.v1.SecretArgs {
-  return { metadata: { namespace, labels }, type: "Opaque", data };
+  return { metadata: { name, namespace, labels }, type: "Opaque", data };
 }
 
 /** Elasticsearch and AWS settings, read the same way by the engine and the command center. */
@@ -112,7 +114,10 @@ export interface WorkloadSpec {
 
 export const workloadLabels = (w: Pick<WorkloadSpec, "app" | "component" | "instance">) => standardLabels(w.app, w.component, w.instance);
 export const workloadSelector = (w: Pick<WorkloadSpec, "app" | "component" | "instance">) => selectorLabels(w.app, w.component, w.instance);
-export const workloadServiceName = (w: Pick<WorkloadSpec, "component" | "instance">) => `${w.instance}-${w.component}`;
+/** `<instance>-<component>`: the name of the workload's ConfigMap, Secret, Deployment and Service. */
+export const workloadName = (w: Pick<WorkloadSpec, "component" | "instance">) => `${w.instance}-${w.component}`;
+/** The Secret of files: `<instance>-<component>-<volume>`. */
+export const workloadFilesName = (w: Pick<WorkloadSpec, "component" | "instance">, volume: string) => `${workloadName(w)}-${volume}`;
 
 /** What the Deployment refers to once the objects it reads exist. */
 export interface WorkloadRefs {
@@ -129,7 +134,7 @@ export function workloadDeploymentArgs(w: WorkloadSpec, r: WorkloadRefs): k8s.ap
   const labels = workloadLabels(w);
   const files = w.files && r.filesSecretName !== undefined ? { ...w.files, secretName: r.filesSecretName } : undefined;
   return {
-    metadata: { namespace: r.namespace, labels },
+    metadata: { name: workloadName(w), namespace: r.namespace, labels },
     spec: {
       replicas: w.replicas,
       selector: { matchLabels: workloadSelector(w) },
@@ -173,5 +178,5 @@ export function workloadDeploymentArgs(w: WorkloadSpec, r: WorkloadRefs): k8s.ap
 }
 
 export function workloadServiceArgs(w: WorkloadSpec, namespace: pulumi.Input<string>): k8s.core.v1.ServiceArgs {
-  return clusterIpService(workloadServiceName(w), namespace, workloadLabels(w), workloadSelector(w), w.port, "http");
+  return clusterIpService(workloadName(w), namespace, workloadLabels(w), workloadSelector(w), w.port, "http");
 }
