@@ -1,7 +1,7 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import type { PodSecurityLevel } from "../config";
-import { namespaceArgs, namespaceLabels, type NamespaceRole } from "./builders/namespaces";
+import { namespaceArgs, podSecurityLabels, type NamespaceRole } from "./builders/namespaces";
 
 export interface NamespacesArgs {
   instanceName: string;
@@ -33,14 +33,17 @@ export class Namespaces extends pulumi.ComponentResource {
     super("agent-platform:index:Namespaces", name, {}, opts);
     const workloadsLevel: PodSecurityLevel = args.executors.separate ? "restricted" : args.executorPodSecurityLevel;
     const declare = (suffix: string, ns: string, role: NamespaceRole, level: PodSecurityLevel, nsOpts: pulumi.CustomResourceOptions) => {
-      const spec = namespaceArgs(ns, role, level, args.instanceName);
-      if (args.create) return new k8s.core.v1.Namespace(`${name}-${suffix}`, spec, { parent: this, ...nsOpts }).metadata.name;
+      if (args.create) {
+        return new k8s.core.v1.Namespace(`${name}-${suffix}`, namespaceArgs(ns, role, level, args.instanceName), { parent: this, ...nsOpts }).metadata.name;
+      }
+      // Not ours: only the Pod Security labels the pods need, no labels that would claim it.
+      const labels = podSecurityLabels(level);
       pulumi.log.warn(
         `namespace ${ns} exists and is not this stack's (createNamespaces is false): this stack only sets these labels on it ` +
-          `and removes them on destroy, never deleting the namespace: ${JSON.stringify(namespaceLabels(role, level, args.instanceName))}`,
+          `and removes them on destroy, never deleting the namespace or anything in it: ${JSON.stringify(labels)}`,
         this,
       );
-      return new k8s.core.v1.NamespacePatch(`${name}-${suffix}-labels`, spec, { parent: this }).metadata.apply((m) => m.name ?? ns);
+      return new k8s.core.v1.NamespacePatch(`${name}-${suffix}-labels`, { metadata: { name: ns, labels } }, { parent: this }).metadata.apply((m) => m.name ?? ns);
     };
     // retainOnDelete: deleting the namespace would delete the postgres PVC in it, and the data
     // must outlive the stack. `destroy` leaves the namespace (and the PVC) in the cluster.
