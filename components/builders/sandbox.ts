@@ -12,6 +12,9 @@ export interface ObjectMeta {
   annotations?: Record<string, string>;
 }
 
+/** Resource name to quantity, as the API's resource lists are. */
+export type Quantities = Record<string, string>;
+
 export interface NamespaceManifest {
   apiVersion: "v1";
   kind: "Namespace";
@@ -22,7 +25,7 @@ export interface LimitRangeManifest {
   apiVersion: "v1";
   kind: "LimitRange";
   metadata: ObjectMeta;
-  spec: { limits: { type: "Container"; defaultRequest: CpuMemory; default: CpuMemory; max: CpuMemory }[] };
+  spec: { limits: { type: "Container"; defaultRequest: Quantities; default: Quantities; max: Quantities }[] };
 }
 
 export interface ResourceQuotaManifest {
@@ -39,6 +42,8 @@ export interface ServiceAccountManifest {
   automountServiceAccountToken: boolean;
   imagePullSecrets?: { name: string }[];
 }
+
+const cpuMemory = (q: CpuMemory): Quantities => ({ cpu: q.cpu, memory: q.memory });
 
 /** Labels of every sandbox object we create (the default ServiceAccount is patched, not ours). */
 export const sandboxLabels = (instance: string) => standardLabels("agent-platform", "executor-sandbox", instance);
@@ -72,9 +77,9 @@ export function sandboxLimitRange(s: SandboxSettings): LimitRangeManifest {
       limits: [
         {
           type: "Container",
-          defaultRequest: { ...s.limits.defaultRequest },
-          default: { ...s.limits.default },
-          max: { ...s.limits.max },
+          defaultRequest: cpuMemory(s.limits.defaultRequest),
+          default: cpuMemory(s.limits.default),
+          max: cpuMemory(s.limits.max),
         },
       ],
     },
