@@ -205,6 +205,9 @@ function celMap(m: Labels): string {
     .join(", ")}}`;
 }
 
+/** Escapes a map key for a JSON Pointer path segment (RFC 6901: "~" as "~0", "/" as "~1"). */
+export const jsonPointerToken = (key: string): string => key.replace(/~/g, "~0").replace(/\//g, "~1");
+
 function celToleration(t: Toleration): string {
   const fields: string[] = [];
   if (t.key !== undefined) fields.push(`key: ${celString(t.key)}`);
@@ -220,8 +223,15 @@ export function executorPodMutations(d: ExecutorPodDefaults): Mutation[] {
   const out: Mutation[] = [];
   const apply = (expression: string): Mutation => ({ patchType: "ApplyConfiguration", applyConfiguration: { expression } });
   if (d.nodeSelector && Object.keys(d.nodeSelector).length > 0) {
-    // nodeSelector is a map: an apply configuration merges it key by key, ours winning.
-    out.push(apply(`Object{spec: Object.spec{nodeSelector: ${celMap(d.nodeSelector)}}}`));
+    // nodeSelector is an atomic map, which an apply configuration may not change: JSON patches
+    // add our keys (replacing the pod's value for the same key) or the whole map when it has none.
+    const sel = d.nodeSelector;
+    const perKey = Object.keys(sel)
+      .sort()
+      .map((k) => `JSONPatch{op: "add", path: ${celString(`/spec/nodeSelector/${jsonPointerToken(k)}`)}, value: ${celString(sel[k])}}`)
+      .join(", ");
+    const whole = `JSONPatch{op: "add", path: "/spec/nodeSelector", value: ${celMap(sel)}}`;
+    out.push({ patchType: "JSONPatch", jsonPatch: { expression: `has(object.spec.nodeSelector) ? [${perKey}] : [${whole}]` } });
   }
   if (d.runtimeClassName !== undefined) {
     out.push(apply(`Object{spec: Object.spec{runtimeClassName: ${celString(d.runtimeClassName)}}}`));

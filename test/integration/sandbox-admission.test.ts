@@ -48,6 +48,7 @@ type Pod = {
     tolerations?: { key?: string; value?: string; effect?: string }[];
     runtimeClassName?: string;
     activeDeadlineSeconds?: number;
+    overhead?: Record<string, string>;
     automountServiceAccountToken?: boolean;
     serviceAccountName?: string;
     imagePullSecrets?: { name: string }[];
@@ -67,7 +68,7 @@ beforeAll(async () => {
   node = (await kubectlOk(["get", "nodes", "-o", "jsonpath={.items[0].metadata.name}"])).trim();
   await kubectlOk(["label", "node", node, `${NODE_LABEL}=true`, "--overwrite"]);
   await kubectlOk(["taint", "node", node, `${TAINT_KEY}=true:NoSchedule`, "--overwrite"]);
-  await applyAll([{ apiVersion: "node.k8s.io/v1", kind: "RuntimeClass", metadata: { name: runtimeClass }, handler: "runsc" }]);
+  await applyAll([{ apiVersion: "node.k8s.io/v1", kind: "RuntimeClass", metadata: { name: runtimeClass }, handler: "runsc", overhead: { podFixed: { cpu: "10m", memory: "16Mi" } } }]);
   await kubectlOk(["create", "namespace", engNs]);
   await kubectlOk(["create", "namespace", noPsa.executorNamespace]);
 
@@ -158,6 +159,8 @@ describe("executor sandbox admission on the real API server", () => {
     expect(p.spec.nodeSelector).toEqual({ [NODE_LABEL]: "true" });
     expect(p.spec.tolerations).toEqual(expect.arrayContaining([expect.objectContaining({ key: TAINT_KEY, value: "true", effect: "NoSchedule" })]));
     expect(p.spec.runtimeClassName).toBe(runtimeClass);
+    // The policy's change re-ran the built-in plugins: the RuntimeClass plugin added its overhead.
+    expect(p.spec.overhead).toEqual({ cpu: "10m", memory: "16Mi" });
     expect(p.spec.activeDeadlineSeconds).toBe(3600);
     const running = await waitFor("executor-1 to run", async () => {
       const q = await kubectlJson<Pod>(["get", "pod", "-n", sbx, "executor-1"]);
@@ -176,10 +179,18 @@ describe("executor sandbox admission on the real API server", () => {
     expect(await deadline(86_400)).toBe(3600);
   });
 
+  it("the pod's own nodeSelector keys are kept, ours win on the same key", async () => {
+    const r = await createPod(pod("selector", (p) => { p.spec.nodeSelector = { zone: "a", [NODE_LABEL]: "false" }; }), token, ["--dry-run=server", "-o", "json"]);
+    expect(r.stderr).toBe("");
+    expect((JSON.parse(r.stdout) as Pod).spec.nodeSelector).toEqual({ zone: "a", [NODE_LABEL]: "true" });
+  });
+
   it("the engine's token can do nothing beyond the executor verbs", async () => {
     const can = async (...args: string[]) => (await kubectl(["auth", "can-i", ...args], { token })).stdout.trim();
     expect(await can("create", "pods", "-n", sbx)).toBe("yes");
-    expect(await can("create", "pods/exec", "-n", sbx)).toBe("no");
+    // ("pods/exec" would name a pod called exec: a subresource needs --subresource.)
+    expect(await can("create", "pods", "--subresource=exec", "-n", sbx)).toBe("no");
+    expect(await can("create", "pods", "--subresource=attach", "-n", sbx)).toBe("yes");
     expect(await can("update", "pods", "-n", sbx)).toBe("no");
     expect(await can("get", "secrets", "-n", sbx)).toBe("no");
     expect(await can("create", "pods", "-n", engNs)).toBe("no");
@@ -210,13 +221,19 @@ describe("executor sandbox admission on the real API server", () => {
 
   it("the validating policy refuses host access on its own where Pod Security does not enforce", async () => {
     const ns = noPsa.executorNamespace;
-    const limited = (p: Json & { spec: Json & { containers: Json[] } }) => { p.spec.containers[0].resources = { limits: { cpu: "1", memory: "1Gi" } }; };
+    // That namespace's default ServiceAccount is not patched: pods there opt out of the token.
+    const limited = (p: Json & { spec: Json & { containers: Json[] } }) => {
+      p.spec.containers[0].resources = { limits: { cpu: "1", memory: "1Gi" } };
+      p.spec.automountServiceAccountToken = false;
+    };
     const cases: [(p: Json & { spec: Json & { containers: Json[] } }) => void, RegExp][] = [
       [(p) => { p.spec.containers[0].securityContext = { privileged: true }; }, /executor containers may not be privileged/],
       [(p) => { p.spec.volumes = [{ name: "host", hostPath: { path: "/etc" } }]; }, /may not mount hostPath volumes/],
       [(p) => { p.spec.hostNetwork = true; }, /may not set hostNetwork/],
       [(p) => { p.spec.hostPID = true; }, /may not set hostPID/],
       [(p) => { p.spec.containers[0].resources = {}; }, /needs cpu and memory limits/],
+      // The account there allows automount, so the ServiceAccount plugin adds the token volume.
+      [(p) => { delete p.spec.automountServiceAccountToken; }, /may not mount a service-account token \(a projected serviceAccountToken volume\)/],
     ];
     for (const [mutate, why] of cases) {
       const r = await createPod(pod("host-access", (p) => { limited(p); mutate(p); }, ns), undefined, ["--dry-run=server"]);

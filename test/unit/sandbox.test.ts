@@ -11,6 +11,7 @@ import {
   executorPodMutations,
   executorValidatingBinding,
   executorValidatingPolicy,
+  jsonPointerToken,
   validationActions,
 } from "../../components/builders/admissionPolicy";
 import { commandCenterDeploymentArgs, COMMAND_CENTER_PORT } from "../../components/builders/commandCenter";
@@ -428,11 +429,16 @@ describe("executor pod admission policies", () => {
     expect(kinds.indexOf("ValidatingAdmissionPolicy")).toBeLessThan(kinds.indexOf("ValidatingAdmissionPolicyBinding"));
   });
 
-  it("tolerations are appended (the pod keeps its own); activeDeadlineSeconds is an upper bound", () => {
+  it("tolerations are appended (the pod keeps its own); nodeSelector patched per key; activeDeadlineSeconds is an upper bound", () => {
     const [tol] = executorPodMutations({ tolerations: [{ key: "a", operator: "Exists", effect: "NoSchedule" }] });
     expect(tol.patchType).toBe("JSONPatch");
     expect(tol.jsonPatch?.expression).toContain('"/spec/tolerations/-"');
     expect(tol.jsonPatch?.expression).toMatch(/^has\(object\.spec\.tolerations\) \?/);
+    // nodeSelector is an atomic map: JSON patches per key, "/" in a key escaped as "~1".
+    const [sel] = executorPodMutations({ nodeSelector: { "example.com/pool": "sandbox" } });
+    expect(sel.patchType).toBe("JSONPatch");
+    expect(sel.jsonPatch?.expression).toContain('"/spec/nodeSelector/example.com~1pool"');
+    expect(jsonPointerToken("a~b/c")).toBe("a~0b~1c");
     const [ads] = executorPodMutations({ activeDeadlineSeconds: 600 });
     expect(ads.applyConfiguration?.expression).toContain("object.spec.activeDeadlineSeconds < 600");
     expect(executorPodMutations({})).toEqual([]);
