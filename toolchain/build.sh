@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Builds the real parts this project runs on (Pulumi CLI, its Node.js language host, the
-# Kubernetes provider, a Kubernetes control plane and KWOK) from Go modules, caches each
+# Kubernetes provider, a Kubernetes control plane and KWOK, and the cyclonus NetworkPolicy
+# evaluator the tests use) from Go modules, caches each
 # binary by version outside the repo, and links them into .local/bin.
 #
 #   toolchain/build.sh            build what is missing (a warm run builds nothing)
@@ -45,6 +46,7 @@ declare -A key=(
   [kubelet]="$KUBERNETES_VERSION"
   [etcd]="$ETCD_VERSION"
   [kwok]="$KWOK_VERSION"
+  [cyclonus]="$CYCLONUS_VERSION"
 )
 
 cached() {
@@ -156,6 +158,16 @@ build_kwok() {
   install_bin kwok kwok
 }
 
+build_cyclonus() {
+  local dir; dir=$(wrapper "cyclonus-$CYCLONUS_VERSION" local/cyclonus-build)
+  cd "$dir"
+  go mod edit -go=1.24 -require="github.com/mattfenwick/cyclonus@v$CYCLONUS_VERSION"
+  printf '//go:build tools\n\npackage tools\n\nimport _ "github.com/mattfenwick/cyclonus/cmd/cyclonus"\n' > tools.go
+  go mod tidy -e >/dev/null 2>&1 || true
+  go build -ldflags "-s -w -X github.com/mattfenwick/cyclonus/pkg/cli.version=v$CYCLONUS_VERSION" -o cyclonus github.com/mattfenwick/cyclonus/cmd/cyclonus
+  install_bin cyclonus cyclonus
+}
+
 build_pulumi() {
   local dir; dir=$(wrapper "pulumi-$PULUMI_VERSION" local/pulumi-build)
   cd "$dir"
@@ -201,7 +213,7 @@ declare -A builder=(
   [pulumi-resource-kubernetes]=build_kubernetes_provider
   [kube-apiserver]=build_kubernetes [kube-controller-manager]=build_kubernetes
   [kube-scheduler]=build_kubernetes [kubectl]=build_kubernetes [kubelet]=build_kubernetes
-  [etcd]=build_etcd [kwok]=build_kwok
+  [etcd]=build_etcd [kwok]=build_kwok [cyclonus]=build_cyclonus
 )
 
 if [ ${#missing[@]} -gt 0 ]; then
