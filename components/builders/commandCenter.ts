@@ -1,9 +1,14 @@
 import type * as pulumi from "@pulumi/pulumi";
 import type { ResourceSpec } from "../../config";
-import { externalServiceConfig, externalServiceSecretEnv, type ExternalServiceSecrets, type ExternalServices, type WorkloadSpec } from "./workload";
+import { externalServiceConfig, externalServiceSecretEnv, workloadLabels, workloadSelector, type ExternalServiceSecrets, type ExternalServices, type WorkloadSpec } from "./workload";
 
 export const COMMAND_CENTER_PORT = 3000;
 export const COMMAND_CENTER_UID = 1000;
+
+const IDENTITY = { app: "command-center", component: "command-center" } as const;
+/** The labels of the command center's pods, and the subset that selects them. */
+export const commandCenterLabels = (instance: string) => workloadLabels({ ...IDENTITY, instance });
+export const commandCenterSelector = (instance: string) => workloadSelector({ ...IDENTITY, instance });
 
 export interface CommandCenterSettings extends ExternalServices {
   instance: string;
@@ -27,8 +32,7 @@ export function commandCenterWorkload(s: CommandCenterSettings): WorkloadSpec {
   };
   const v = s.secrets;
   return {
-    app: "command-center",
-    component: "command-center",
+    ...IDENTITY,
     instance: s.instance,
     image: s.image,
     replicas: s.replicas,

@@ -2,7 +2,7 @@ import type * as k8s from "@pulumi/kubernetes";
 import type * as pulumi from "@pulumi/pulumi";
 import type { ResourceSpec } from "../../config";
 import { POSTGRES_DB, POSTGRES_PORT, POSTGRES_USER, postgresServiceName } from "./postgres";
-import { externalServiceConfig, externalServiceSecretEnv, workloadName, type ExternalServiceSecrets, type ExternalServices, type WorkloadSpec } from "./workload";
+import { externalServiceConfig, externalServiceSecretEnv, workloadLabels, workloadName, workloadSelector, type ExternalServiceSecrets, type ExternalServices, type WorkloadSpec } from "./workload";
 
 export const ENGINE_PORT = 8080;
 export const ENGINE_UID = 1000;
@@ -13,6 +13,9 @@ export const LICENSE_FILE = "license.public.pem";
 const IDENTITY = { app: "agent-engine", component: "engine" } as const;
 
 export const engineServiceName = (instance: string) => workloadName({ ...IDENTITY, instance });
+/** The labels of the engine's pods, and the subset that selects them. */
+export const engineLabels = (instance: string) => workloadLabels({ ...IDENTITY, instance });
+export const engineSelector = (instance: string) => workloadSelector({ ...IDENTITY, instance });
 export const engineUrl = (instance: string, namespace: string) => `http://${engineServiceName(instance)}.${namespace}.svc:${ENGINE_PORT}`;
 
 /**

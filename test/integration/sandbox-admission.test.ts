@@ -7,7 +7,7 @@
 // container runs under the RuntimeClass's handler (KWOK runs no container).
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { executorValidatingBinding, executorValidatingPolicy } from "../../components/builders/admissionPolicy";
-import { EXECUTOR_RULES, EXECUTOR_SERVICE_ACCOUNT } from "../../components/builders/rbac";
+import { EXECUTOR_RULES, executorAccountName } from "../../components/builders/rbac";
 import { sandboxManifests } from "../../components/builders/sandboxManifests";
 import { defaultSandboxSettings, type SandboxSettings } from "../../components/builders/sandboxSettings";
 import { kubectl, kubectlJson, kubectlOk, uniqueName, waitFor } from "./harness";
@@ -33,6 +33,7 @@ const settings: SandboxSettings = {
   },
 };
 const sbx = settings.executorNamespace;
+const EXECUTOR_SA = executorAccountName(settings.instance);
 // A namespace without Pod Security enforcement, bound to the same validating policy, to show the
 // policy refuses host access on its own (in the sandbox, Pod Security refuses it first).
 const noPsa: SandboxSettings = { ...settings, executorNamespace: `${engNs}-nopsa`, podDefaults: {} };
@@ -79,17 +80,17 @@ beforeAll(async () => {
 
   // The engine's identity: its ServiceAccount in the engine namespace, the executor Role in the sandbox.
   await applyAll([
-    { apiVersion: "v1", kind: "ServiceAccount", metadata: { name: EXECUTOR_SERVICE_ACCOUNT, namespace: engNs } },
+    { apiVersion: "v1", kind: "ServiceAccount", metadata: { name: EXECUTOR_SA, namespace: engNs } },
     { apiVersion: "rbac.authorization.k8s.io/v1", kind: "Role", metadata: { name: "engine-executor", namespace: sbx }, rules: EXECUTOR_RULES },
     {
       apiVersion: "rbac.authorization.k8s.io/v1",
       kind: "RoleBinding",
       metadata: { name: "engine-executor", namespace: sbx },
       roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "Role", name: "engine-executor" },
-      subjects: [{ kind: "ServiceAccount", name: EXECUTOR_SERVICE_ACCOUNT, namespace: engNs }],
+      subjects: [{ kind: "ServiceAccount", name: EXECUTOR_SA, namespace: engNs }],
     },
   ]);
-  token = (await kubectlOk(["create", "token", EXECUTOR_SERVICE_ACCOUNT, "-n", engNs, "--duration=1h"])).trim();
+  token = (await kubectlOk(["create", "token", EXECUTOR_SA, "-n", engNs, "--duration=1h"])).trim();
 
   // Policies take effect a moment after they are created: wait until a server-side dry run shows both.
   await waitFor("the quota to be counted", async () => {

@@ -6,8 +6,8 @@
 // Not proven here: enforcement. The local cluster has no CNI, so nothing drops packets; a user's
 // cluster needs a NetworkPolicy-enforcing CNI (Calico, Cilium, ...) for these to take effect.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { commandCenterDeploymentArgs, COMMAND_CENTER_PORT } from "../../components/builders/commandCenter";
-import { engineDeploymentArgs, ENGINE_PORT } from "../../components/builders/engine";
+import { commandCenterLabels, COMMAND_CENTER_PORT } from "../../components/builders/commandCenter";
+import { engineLabels, ENGINE_PORT } from "../../components/builders/engine";
 import { engineNetworkPolicies, sandboxNetworkPolicies } from "../../components/builders/networkPolicy";
 import { postgresDeploymentArgs, POSTGRES_PORT } from "../../components/builders/postgres";
 import { sandboxNamespace } from "../../components/builders/sandbox";
@@ -25,8 +25,8 @@ const res = { requests: { cpu: "100m", memory: "128Mi" }, limits: { cpu: "1", me
 const templateLabels = (d: unknown): Record<string, string> =>
   ((d as { spec: { template: { metadata: { labels: Record<string, string> } } } }).spec.template.metadata.labels);
 const podLabels = {
-  engine: templateLabels(engineDeploymentArgs({ namespace: engNs, instance, image: "e", replicas: 1, resources: res, serviceAccountName: "x", configMapName: "c", configKeys: [], secretName: "s", secretKeys: [], licenseSecretName: "l", checksum: "x" })),
-  commandCenter: templateLabels(commandCenterDeploymentArgs({ namespace: engNs, instance, image: "c", replicas: 1, resources: res, configMapName: "c", configKeys: [], secretName: "s", secretKeys: [], checksum: "x" })),
+  engine: engineLabels(instance),
+  commandCenter: commandCenterLabels(instance),
   postgres: templateLabels(postgresDeploymentArgs({ namespace: engNs, instance, image: "p", resources: res, secretName: "s", pvcName: "v", checksum: "x" })),
 };
 

@@ -14,8 +14,8 @@ import {
   jsonPointerToken,
   validationActions,
 } from "../../components/builders/admissionPolicy";
-import { commandCenterDeploymentArgs, COMMAND_CENTER_PORT } from "../../components/builders/commandCenter";
-import { engineDeploymentArgs, ENGINE_PORT } from "../../components/builders/engine";
+import { commandCenterLabels, COMMAND_CENTER_PORT } from "../../components/builders/commandCenter";
+import { engineLabels, ENGINE_PORT } from "../../components/builders/engine";
 import {
   engineNetworkPolicies,
   type LabelSelector,
@@ -43,18 +43,9 @@ const res = { requests: { cpu: "100m", memory: "128Mi" }, limits: { cpu: "1", me
 // The labels each Deployment's pods really carry, taken from the workload builders.
 type Obj = Record<string, unknown>;
 const templateLabels = (d: unknown): Record<string, string> => (((d as Obj).spec as Obj).template as { metadata: { labels: Record<string, string> } }).metadata.labels;
-const enginePod = templateLabels(
-  engineDeploymentArgs({
-    namespace: "ai-2501", instance: "ai-2501", image: "e:1", replicas: 1, resources: res, serviceAccountName: "engine-executor",
-    configMapName: "c", configKeys: [], secretName: "s", secretKeys: [], licenseSecretName: "l", checksum: "x",
-  }),
-);
-const ccPod = templateLabels(
-  commandCenterDeploymentArgs({
-    namespace: "ai-2501", instance: "ai-2501", image: "c:1", replicas: 1, resources: res,
-    configMapName: "c", configKeys: [], secretName: "s", secretKeys: [], checksum: "x",
-  }),
-);
+// (The workload builders put exactly these labels on the pod templates: test/unit/builders.test.ts.)
+const enginePod = engineLabels("ai-2501");
+const ccPod = commandCenterLabels("ai-2501");
 const pgPod = templateLabels(
   postgresDeploymentArgs({ namespace: "ai-2501", instance: "ai-2501", image: "p", resources: res, secretName: "s", pvcName: "v", checksum: "x" }),
 );
