@@ -101,6 +101,8 @@ export = async (readCluster?: ClusterReader) => {
   );
 
   return {
+    // The stack every object is marked with (render reads it to mark rendered objects the same way).
+    owner,
     namespace: platform.namespace,
     executorNamespace: platform.executorNamespace,
     engineServiceName: platform.engineServiceName,

@@ -2,6 +2,7 @@ import type { Provider as AwsProvider } from "@pulumi/aws/provider";
 import * as pulumi from "@pulumi/pulumi";
 import type { PlatformConfig } from "../config";
 import { commandCenterWorkload } from "./builders/commandCenter";
+import type { Rollout } from "./builders/security";
 import { engineUrl, engineWorkload } from "./builders/engine";
 import { ExecutorAccess } from "./executorAccess";
 import { GeneratedSecrets } from "./generatedSecrets";
@@ -64,6 +65,9 @@ export class AgentPlatform extends pulumi.ComponentResource {
     );
 
     const secrets = new GeneratedSecrets(`${name}-secrets`, { overrides: c.secrets.overrides, rotation: c.secretRotation }, { parent: this });
+    // Render mode writes no Secret, and its throwaway stack's generated values differ per run:
+    // its checksums cover the config only, so two renders are byte-identical.
+    const rollout: Rollout = c.renderYamlToDirectory ? { kind: "config-only" } : { kind: "hmac", key: secrets.checksumKey };
 
     const postgres = new Postgres(
       `${name}-postgres`,
@@ -76,7 +80,7 @@ export class AgentPlatform extends pulumi.ComponentResource {
         storageClass: c.postgres.storageClass,
         password: secrets.values.postgresPassword,
         imagePullSecretName: pull.secretName,
-        checksumKey: secrets.checksumKey,
+        rollout,
       },
       { parent: this },
     );
@@ -90,7 +94,7 @@ export class AgentPlatform extends pulumi.ComponentResource {
           ? { accessKeyId: c.aws.accessKeyId, secretAccessKey: c.secrets.awsSecretAccessKey }
           : undefined,
     };
-    const workload = { namespace: namespaces.namespace, imagePullSecretName: pull.secretName, checksumKey: secrets.checksumKey };
+    const workload = { namespace: namespaces.namespace, imagePullSecretName: pull.secretName, rollout };
 
     const engine = new Workload(
       `${name}-engine`,

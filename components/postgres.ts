@@ -9,7 +9,7 @@ import {
   postgresServiceArgs,
 } from "./builders/postgres";
 import { toSecretData } from "./builders/registry";
-import { configChecksum } from "./builders/security";
+import { rolloutChecksum, type Rollout } from "./builders/security";
 
 export interface PostgresArgs {
   instanceName: string;
@@ -20,8 +20,8 @@ export interface PostgresArgs {
   storageClass?: string;
   password: pulumi.Input<string>;
   imagePullSecretName?: string;
-  /** Key of the rollout-checksum HMAC (GeneratedSecrets.checksumKey). */
-  checksumKey: pulumi.Input<string>;
+  /** How the pod template's checksum is computed (components/builders/security.ts). */
+  rollout: Rollout;
 }
 
 /** PostgreSQL for the engine: Secret, PVC (protected, kept on delete), Deployment (Recreate), Service. */
@@ -45,9 +45,7 @@ export class Postgres extends pulumi.ComponentResource {
       postgresPvcArgs(args.namespace, args.instanceName, args.storageSize, args.storageClass),
       { parent: this, protect: true, retainOnDelete: true, ignoreChanges: ["metadata.name"] },
     );
-    const checksum = pulumi.unsecret(
-      pulumi.all([password, args.checksumKey]).apply(([p, key]) => configChecksum({ secret: postgresSecretData(p) }, key)),
-    );
+    const checksum = rolloutChecksum(args.rollout, {}, password.apply((p) => ({ secret: postgresSecretData(p) })));
     new k8s.apps.v1.Deployment(
       `${name}-deployment`,
       postgresDeploymentArgs({

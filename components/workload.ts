@@ -1,7 +1,7 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { toSecretData } from "./builders/registry";
-import { configChecksum } from "./builders/security";
+import { rolloutChecksum, type Rollout } from "./builders/security";
 import {
   configMapArgs,
   opaqueSecretArgs,
@@ -17,8 +17,8 @@ export interface WorkloadArgs {
   spec: WorkloadSpec;
   namespace: pulumi.Input<string>;
   imagePullSecretName?: string;
-  /** Key of the rollout-checksum HMAC (GeneratedSecrets.checksumKey). */
-  checksumKey: pulumi.Input<string>;
+  /** How the pod template's checksum is computed (components/builders/security.ts). */
+  rollout: Rollout;
 }
 
 /**
@@ -46,12 +46,8 @@ export class Workload extends pulumi.ComponentResource {
       : undefined;
 
     // A value, computed inside apply; the resources themselves are never created in an apply.
-    // Not secret: it is an HMAC under a random key (see configChecksum), so the spec stays readable.
-    const checksum = pulumi.unsecret(
-      pulumi
-        .all([secretValues, args.checksumKey])
-        .apply(([sv, key]) => configChecksum({ config: w.config, secret: sv, ...(w.files ? { [w.files.volume]: w.files.data } : {}) }, key)),
-    );
+    const plainParts = { config: w.config, ...(w.files ? { [w.files.volume]: w.files.data } : {}) };
+    const checksum = rolloutChecksum(args.rollout, plainParts, secretValues.apply((secret) => ({ secret })));
     new k8s.apps.v1.Deployment(
       `${name}-deployment`,
       workloadDeploymentArgs(w, {
