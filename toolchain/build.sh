@@ -16,6 +16,13 @@ source "$repo/toolchain/versions.env"
 cache=${AGENT_PLATFORM_CACHE:-$HOME/.cache/agent-platform}
 bindir="$repo/.local/bin"
 mkdir -p "$cache/bin" "$cache/build" "$bindir"
+# One build at a time per cache: two checkouts building at once would wipe each other's build
+# folders. A second run waits here, then finds the binaries built and builds nothing.
+exec 9>"$cache/.build.lock"
+if ! flock -n 9; then
+  printf '[toolchain] another build is using %s; waiting for it\n' "$cache" >&2
+  flock 9
+fi
 
 export GOFLAGS="-mod=mod -buildvcs=false -trimpath"
 export GOTOOLCHAIN=local
