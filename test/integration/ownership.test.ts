@@ -57,7 +57,9 @@ describe("a stack owns exactly what it creates", () => {
     expect(deployments).toEqual(["ia-command-center", "ia-engine", "ia-postgres"]);
     // What an operator types: no name to look up first.
     await kubectlOk(["rollout", "status", "deployment/ia-engine", "-n", ns, "--timeout=60s"]);
-    expect((await list("pvc", ns)).items.map((p) => p.metadata.name)).toEqual(["ia-postgres-data"]);
+    const claims = async () => (await list("pvc", ns)).items.map((p) => p.metadata.name);
+    await waitFor("C's claim to be deleted", async () => ((await claims()).length === 1 ? true : undefined), 60_000);
+    expect(await claims()).toEqual(["ia-postgres-data"]);
     expect((await kubectlOk(["get", "serviceaccount", "ia-engine-executor", "-n", ns, "-o", "name"])).trim()).toBe("serviceaccount/ia-engine-executor");
     for (const kind of ["deployments", "services", "configmaps", "secrets", "serviceaccounts", "roles", "rolebindings", "pvc"]) {
       for (const o of (await list(kind, ns)).items) {
@@ -97,7 +99,9 @@ describe("a stack owns exactly what it creates", () => {
     // C did not own the namespace: it is still there, with A's objects untouched.
     expect((await list("deployments", ns)).items.map((d) => d.metadata.name).sort()).toEqual(["ia-command-center", "ia-engine", "ia-postgres"]);
     // --remove-protected took C's claim too, and only C's.
-    expect((await list("pvc", ns)).items.map((p) => p.metadata.name)).toEqual(["ia-postgres-data"]);
+    const claims = async () => (await list("pvc", ns)).items.map((p) => p.metadata.name);
+    await waitFor("C's claim to be deleted", async () => ((await claims()).length === 1 ? true : undefined), 60_000);
+    expect(await claims()).toEqual(["ia-postgres-data"]);
   });
 
   it("refuses a namespace that holds someone else's objects unless told to deploy into it, then never deletes it", async () => {
