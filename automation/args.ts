@@ -71,7 +71,7 @@ interface FlagSpec {
 
 const UPDATE_LIKE: readonly Command[] = ["preview", "up", "refresh", "destroy", "drift", "refresh-pull-secret", "render"];
 
-export const FLAGS: Record<string, FlagSpec> = {
+const FLAGS: Record<string, FlagSpec> = {
   stack: { kind: "string", valueName: "NAME", help: "stack to operate on (required), e.g. dev, prod or org/agent-platform/dev" },
   create: { kind: "boolean", help: "create the stack if it does not exist (otherwise a missing stack is an error)" },
   json: { kind: "boolean", help: "print exactly one JSON document on stdout; progress goes to stderr" },
@@ -115,7 +115,7 @@ export const FLAGS: Record<string, FlagSpec> = {
 const STACK_NAME = /^[A-Za-z0-9][A-Za-z0-9_.\-]*(\/[A-Za-z0-9][A-Za-z0-9_.\-]*){0,2}$/;
 
 /** Levenshtein distance, for "did you mean" suggestions. */
-export function editDistance(a: string, b: string): number {
+function editDistance(a: string, b: string): number {
   const row = Array.from({ length: b.length + 1 }, (_, j) => j);
   for (let i = 1; i <= a.length; i++) {
     let prev = row[0];

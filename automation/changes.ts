@@ -34,7 +34,7 @@ export function nameFromUrn(urn: string): string {
 }
 
 /** Top-level keys whose values differ between two property bags (values are compared, never kept). */
-export function changedKeys(a: Record<string, unknown> | undefined, b: Record<string, unknown> | undefined): string[] {
+function changedKeys(a: Record<string, unknown> | undefined, b: Record<string, unknown> | undefined): string[] {
   if (!a || !b) return [];
   const keys = new Set([...Object.keys(a), ...Object.keys(b)]);
   return [...keys].filter((k) => !k.startsWith("__") && JSON.stringify(a[k]) !== JSON.stringify(b[k])).sort();
@@ -163,7 +163,7 @@ export function liveChangesFromRefreshEvents(events: readonly EngineEvent[]): Re
 }
 
 /** Adds live-comparison findings to the provider's refresh changes (fields merged per resource). */
-export function mergeChanges(primary: readonly ResourceChange[], extra: readonly ResourceChange[]): ResourceChange[] {
+function mergeChanges(primary: readonly ResourceChange[], extra: readonly ResourceChange[]): ResourceChange[] {
   const byUrn = new Map(primary.map((c) => [c.urn, { ...c }]));
   for (const e of extra) {
     const p = byUrn.get(e.urn);
@@ -174,8 +174,8 @@ export function mergeChanges(primary: readonly ResourceChange[], extra: readonly
 }
 
 /** The component that owns the registry pull secret(s); its Secrets carry the ECR token. */
-export const PULL_SECRET_COMPONENT = "agent-platform:index:RegistryPullSecret";
-export const SECRET_TYPE = "kubernetes:core/v1:Secret";
+const PULL_SECRET_COMPONENT = "agent-platform:index:RegistryPullSecret";
+const SECRET_TYPE = "kubernetes:core/v1:Secret";
 
 /** True for a Kubernetes Secret whose URN has the RegistryPullSecret component among its parents. */
 export function isPullSecretUrn(urn: string): boolean {

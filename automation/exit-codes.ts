@@ -38,8 +38,3 @@ export function countChanges(summary: Readonly<Record<string, number | undefined
   }
   return n;
 }
-
-/** preview: 2 when the change summary holds any change, else 0. */
-export function previewOutcome(summary: Readonly<Record<string, number | undefined>>): Outcome {
-  return countChanges(summary) > 0 ? { kind: "changes" } : { kind: "ok" };
-}

@@ -22,10 +22,10 @@ import { planRender, secretsNote, type RenderedFile } from "./render-files";
 import { openWorkspace } from "./stack";
 
 /** The stack config key index.ts reads to build the provider in render mode. */
-export const RENDER_CONFIG_KEY = "agent-platform:renderYamlToDirectory";
+const RENDER_CONFIG_KEY = "agent-platform:renderYamlToDirectory";
 /** The subdirectories the Kubernetes provider writes; render replaces exactly these in --out. */
-export const RENDER_SUBDIRS = ["0-crd", "1-manifest"] as const;
-export const SECRETS_NOTE_FILE = "SECRETS.md";
+const RENDER_SUBDIRS = ["0-crd", "1-manifest"] as const;
+const SECRETS_NOTE_FILE = "SECRETS.md";
 
 async function listFiles(root: string, dir = root): Promise<RenderedFile[]> {
   const out: RenderedFile[] = [];

@@ -7,7 +7,7 @@ import { describeOp, type DriftReport, type Phase, type ResourceChange } from ".
 import type { CommandResult } from "./commands";
 import { ExitCode, exitCodeFor } from "./exit-codes";
 
-export const JSON_SCHEMA_VERSION = 1;
+const JSON_SCHEMA_VERSION = 1;
 
 export interface JsonDocument {
   schemaVersion: number;

@@ -36,13 +36,6 @@ export function backoffDelay(attempt: number, policy: RetryPolicy, random: () =>
   return Math.round(exp + exp * 0.1 * random());
 }
 
-/** Worst-case total wait of a policy (jitter at its maximum), for messages and docs. */
-export function maxTotalDelay(policy: RetryPolicy): number {
-  let total = 0;
-  for (let a = 1; a <= policy.retries; a++) total += backoffDelay(a, policy, () => 1);
-  return total;
-}
-
 export function isConcurrentUpdateError(err: unknown): boolean {
   if (!(err instanceof Error)) return false;
   if (err.name === "ConcurrentUpdateError") return true;

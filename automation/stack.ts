@@ -28,7 +28,7 @@ function backendName(env: Env): string {
 }
 
 /** Selects the stack, or creates it when --create is given. */
-export async function selectStack(ctx: RunContext, ws: LocalWorkspace, name: string): Promise<Stack> {
+async function selectStack(ctx: RunContext, ws: LocalWorkspace, name: string): Promise<Stack> {
   if (ctx.opts.create) {
     return Stack.createOrSelect(name, ws);
   }
@@ -46,7 +46,7 @@ export async function selectStack(ctx: RunContext, ws: LocalWorkspace, name: str
 }
 
 /** Applies --config / --secret-config to the stack (persisted in its config, as `pulumi config set` does). */
-export async function applyConfig(stack: Stack, settings: readonly ConfigSetting[], ctx: RunContext): Promise<void> {
+async function applyConfig(stack: Stack, settings: readonly ConfigSetting[], ctx: RunContext): Promise<void> {
   for (const s of settings) {
     if (s.secret) ctx.masker.add(s.value);
   }
@@ -57,7 +57,7 @@ export async function applyConfig(stack: Stack, settings: readonly ConfigSetting
 }
 
 /** Registers every secret config value of the stack with the masker (values are never printed). */
-export async function maskStackSecrets(stack: Stack, ctx: RunContext): Promise<string[]> {
+async function maskStackSecrets(stack: Stack, ctx: RunContext): Promise<string[]> {
   const all = await stack.getAllConfig();
   const secrets: string[] = [];
   for (const v of Object.values(all)) {
@@ -103,7 +103,7 @@ export async function exportState(stack: Stack): Promise<ExportedState> {
  * host that no longer exists. Returns true if every lock holder was such a stale lock.
  * A lock of a live process, another host, or a remote backend is never touched.
  */
-export async function clearStaleLocks(ctx: RunContext, err: Error): Promise<boolean> {
+async function clearStaleLocks(ctx: RunContext, err: Error): Promise<boolean> {
   const holders = parseLockHolders(err.message);
   if (holders.length === 0) return false;
   const stale = staleLocks(holders, ctx.hostname, processIsAlive);

@@ -3,7 +3,6 @@ import { ConcurrentUpdateError } from "@pulumi/pulumi/automation";
 import {
   backoffDelay,
   isConcurrentUpdateError,
-  maxTotalDelay,
   parseLockHolders,
   StackLockedError,
   staleLocks,
@@ -45,9 +44,6 @@ describe("backoffDelay", () => {
   });
   it("adds at most 10% jitter", () => {
     expect(backoffDelay(2, { retries: 3, baseDelayMs: 1000 }, () => 0.999)).toBe(2200);
-  });
-  it("sums the worst case for messages", () => {
-    expect(maxTotalDelay({ retries: 3, baseDelayMs: 1000 })).toBe(1100 + 2200 + 4400);
   });
 });
 
