@@ -26,7 +26,17 @@ export interface ResourceChange {
 }
 
 const REPLACE_FAMILY = new Set(["replace", "create-replacement", "delete-replaced"]);
+/** Engine ops that leave the resource as it is (per event, and as keys of a change summary). */
 const NO_CHANGE = new Set(["same", "read", "refresh", "discard", "discard-replaced", "remove-pending-replace"]);
+
+/** Counts resource changes in an engine change summary ({create: 2, same: 10, ...}). */
+export function countChanges(summary: Readonly<Record<string, number | undefined>>): number {
+  let n = 0;
+  for (const [op, count] of Object.entries(summary)) {
+    if (!NO_CHANGE.has(op) && typeof count === "number") n += count;
+  }
+  return n;
+}
 
 export function nameFromUrn(urn: string): string {
   const i = urn.lastIndexOf("::");

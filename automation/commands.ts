@@ -6,6 +6,7 @@ import type { RunContext } from "./context";
 import {
   buildDriftReport,
   changesFromEvents,
+  countChanges,
   excludeExpectedChurn,
   LIVE_COMPARE_NOTE,
   nameFromUrn,
@@ -14,7 +15,7 @@ import {
   type ResourceChange,
 } from "./changes";
 import { PlatformError } from "./errors";
-import { countChanges, type Outcome } from "./exit-codes";
+import type { Outcome } from "./exit-codes";
 import { maskOutputs, type StackOutput } from "./mask";
 import { exportState, withStackRetry } from "./stack";
 import { markFieldsStale, pendingOperations, protectedUrns, pullSecretUrns, resourceUrns, withoutProtection } from "./state";
