@@ -1,3 +1,5 @@
+import { DEFAULT_RETRIES, DEFAULT_RETRY_DELAY_MS, MAX_RETRY_DELAY_MS } from "./lock";
+
 /**
  * Command-line parsing for the platform CLI. Pure: takes argv and an environment map,
  * returns typed options or throws a UsageError whose message says what was wrong and how
@@ -41,10 +43,6 @@ export interface CliOptions {
   retryDelayMs: number;
   out?: string;
 }
-
-export const DEFAULT_RETRIES = 5;
-export const DEFAULT_RETRY_DELAY_MS = 5_000;
-export const MAX_RETRY_DELAY_MS = 60_000;
 
 export class UsageError extends Error {
   constructor(message: string) {

@@ -14,7 +14,7 @@ import { ExitCode, exitCodeFor } from "./exit-codes";
 import { MaskingLineWriter, SecretMasker } from "./mask";
 import { render } from "./render";
 import { humanSummary, jsonDocument } from "./report";
-import { realClock, type Clock } from "./retry";
+import { realClock, type Clock } from "./lock";
 import { openStack } from "./stack";
 
 export interface RunDeps {

@@ -17,7 +17,8 @@ import {
 import { PlatformError } from "./errors";
 import type { Outcome } from "./exit-codes";
 import { maskOutputs, type StackOutput } from "./mask";
-import { exportState, withStackRetry } from "./stack";
+import { withStackRetry } from "./lock";
+import { exportState } from "./stack";
 import { markFieldsStale, pendingOperations, protectedUrns, pullSecretUrns, resourceUrns, withoutProtection } from "./state";
 
 export interface CommandResult {

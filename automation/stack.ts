@@ -1,16 +1,13 @@
 /**
  * Opening a stack through the Automation API: LocalWorkspace on the repo root, the stack
  * selected (created only with --create), config from flags applied, secret config values
- * registered with the masker, and every locking operation wrapped in the retry policy.
+ * registered with the masker.
  */
-import { promises as fs } from "node:fs";
-import { fileURLToPath } from "node:url";
 import { LocalWorkspace, Stack, StackNotFoundError } from "@pulumi/pulumi/automation";
 import type { ConfigSetting, Env } from "./args";
 import type { RunContext } from "./context";
 import { PlatformError } from "./errors";
 import { collectStrings } from "./mask";
-import { parseLockHolders, processIsAlive, staleLocks, withRetry } from "./retry";
 import { parseState, type ExportedState } from "./state";
 
 export function definedEnv(env: Env): Record<string, string> {
@@ -96,45 +93,4 @@ export async function openStack(ctx: RunContext): Promise<{ ws: LocalWorkspace; 
 
 export async function exportState(stack: Stack): Promise<ExportedState> {
   return parseState(await stack.exportStack());
-}
-
-/**
- * Removes lock files of the local file backend that belong to a `pulumi` process of this
- * host that no longer exists. Returns true if every lock holder was such a stale lock.
- * A lock of a live process, another host, or a remote backend is never touched.
- */
-async function clearStaleLocks(ctx: RunContext, err: Error): Promise<boolean> {
-  const holders = parseLockHolders(err.message);
-  if (holders.length === 0) return false;
-  const stale = staleLocks(holders, ctx.hostname, processIsAlive);
-  if (stale.length !== holders.length) return false;
-  for (const h of stale) {
-    let file: string;
-    try {
-      file = fileURLToPath(h.url);
-    } catch {
-      return false;
-    }
-    await fs.rm(file, { force: true });
-    await fs.rm(`${file}.attrs`, { force: true }); // the file backend's metadata beside each blob
-    ctx.note(`removed a stale lock of stack ${ctx.opts.stack}: pulumi (pid ${h.pid}) on this host is gone (lock from ${h.since})`);
-  }
-  return true;
-}
-
-/** Runs a locking stack operation with the --retries/--retry-delay policy. */
-export function withStackRetry<T>(ctx: RunContext, fn: () => Promise<T>): Promise<T> {
-  return withRetry(
-    ctx.opts.stack,
-    fn,
-    { retries: ctx.opts.retries, baseDelayMs: ctx.opts.retryDelayMs },
-    ctx.clock,
-    {
-      onRetry: (attempt, delayMs) =>
-        ctx.note(
-          `stack ${ctx.opts.stack} is locked by another update; waiting ${(delayMs / 1000).toFixed(1)}s before retry ${attempt}/${ctx.opts.retries} (the other update is not cancelled)`,
-        ),
-      onLocked: (e) => clearStaleLocks(ctx, e),
-    },
-  );
 }

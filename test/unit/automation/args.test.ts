@@ -1,13 +1,6 @@
 import { describe, expect, it } from "vitest";
-import {
-  DEFAULT_RETRIES,
-  DEFAULT_RETRY_DELAY_MS,
-  HelpRequested,
-  helpText,
-  parseArgs,
-  parseDuration,
-  UsageError,
-} from "../../../automation/args";
+import { HelpRequested, helpText, parseArgs, parseDuration, UsageError } from "../../../automation/args";
+import { DEFAULT_RETRIES, DEFAULT_RETRY_DELAY_MS } from "../../../automation/lock";
 
 function usage(argv: string[], env: Record<string, string> = {}): string {
   try {

@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { parseArgs } from "../../../automation/args";
 import type { RunContext } from "../../../automation/context";
 import { SecretMasker } from "../../../automation/mask";
-import { realClock } from "../../../automation/retry";
+import { realClock } from "../../../automation/lock";
 import { commandEnv, definedEnv } from "../../../automation/stack";
 import { qualifyKey, renderStackName } from "../../../automation/render";
 
