@@ -6,13 +6,11 @@
 import * as os from "node:os";
 import * as path from "node:path";
 import { HelpRequested, UsageError, helpText, parseArgs, type CliOptions, type Env } from "./args";
-import * as commands from "./commands";
-import type { CommandResult } from "./commands";
+import { commandSpec, type CommandResult } from "./commands";
 import type { Io, RunContext } from "./context";
 import { describeError } from "./errors";
 import { ExitCode, exitCodeFor } from "./exit-codes";
 import { MaskingLineWriter, SecretMasker } from "./mask";
-import { render } from "./render";
 import { humanSummary, jsonDocument } from "./report";
 import { realClock, type Clock } from "./lock";
 import { openStack } from "./stack";
@@ -74,33 +72,8 @@ export async function run(argv: string[], io: Io = defaultIo, deps: Partial<RunD
   let result: CommandResult | undefined;
   let error: string | undefined;
   try {
-    const { stack, secretValues } = await openStack(ctx);
-    switch (opts.command) {
-      case "preview":
-        result = await commands.preview(ctx, stack);
-        break;
-      case "up":
-        result = await commands.up(ctx, stack);
-        break;
-      case "refresh":
-        result = await commands.refresh(ctx, stack);
-        break;
-      case "destroy":
-        result = await commands.destroy(ctx, stack);
-        break;
-      case "outputs":
-        result = await commands.outputs(ctx, stack);
-        break;
-      case "drift":
-        result = await commands.drift(ctx, stack);
-        break;
-      case "refresh-pull-secret":
-        result = await commands.refreshPullSecret(ctx, stack);
-        break;
-      case "render":
-        result = await render(ctx, stack, secretValues);
-        break;
-    }
+    const spec = commandSpec(opts.command);
+    result = await spec.run(ctx, await openStack(ctx, spec));
   } catch (err) {
     error = masker.mask(describeError(err, `${opts.command} on stack ${opts.stack}`));
   }

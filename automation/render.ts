@@ -19,7 +19,7 @@ import type { CommandResult } from "./commands";
 import type { RunContext } from "./context";
 import { PlatformError } from "./errors";
 import { planRender, secretsNote, type RenderedFile } from "./render-files";
-import { openWorkspace } from "./stack";
+import { openWorkspace, type OpenedStack } from "./stack";
 
 /** The stack config key index.ts reads to build the provider in render mode. */
 const RENDER_CONFIG_KEY = "agent-platform:renderYamlToDirectory";
@@ -54,7 +54,7 @@ export function renderStackName(stack: string, suffix: string): string {
   return `render-${last}-${suffix}`;
 }
 
-export async function render(ctx: RunContext, realStack: Stack, stackSecretValues: readonly string[]): Promise<CommandResult> {
+export async function render(ctx: RunContext, { stack: realStack, secretValues: stackSecretValues }: OpenedStack): Promise<CommandResult> {
   const secretValues = [...stackSecretValues, ...ctx.opts.config.filter((c) => c.secret).map((c) => c.value)];
   const out = path.resolve(ctx.opts.out ?? "");
   const config: ConfigMap = await realStack.getAllConfig();

@@ -5,6 +5,7 @@
  */
 import { LocalWorkspace, Stack, StackNotFoundError } from "@pulumi/pulumi/automation";
 import type { ConfigSetting, Env } from "./args";
+import type { CommandSpec } from "./commands";
 import type { RunContext } from "./context";
 import { PlatformError } from "./errors";
 import { collectStrings } from "./mask";
@@ -66,29 +67,20 @@ async function maskStackSecrets(stack: Stack, ctx: RunContext): Promise<string[]
   return secrets;
 }
 
-/**
- * Environment for the pulumi CLI per command. `drift` compares and repairs against the program
- * as the source of truth: a field someone changed with kubectl (scale, edit) is owned by
- * kubectl's field manager afterwards, and a server-side apply of the program's value would
- * stop with a field-manager conflict. PULUMI_K8S_ENABLE_PATCH_FORCE makes the Kubernetes
- * provider take those fields back (only fields the program sets). Set it yourself to "false"
- * to keep conflicts as errors.
- */
-export function commandEnv(ctx: RunContext): Record<string, string> {
-  if (ctx.opts.command === "drift" && ctx.env["PULUMI_K8S_ENABLE_PATCH_FORCE"] === undefined) {
-    return { PULUMI_K8S_ENABLE_PATCH_FORCE: "true" };
-  }
-  return {};
+/** A selected stack, and the values of its secret config (for render's leak scan). */
+export interface OpenedStack {
+  stack: Stack;
+  secretValues: readonly string[];
 }
 
-export async function openStack(ctx: RunContext): Promise<{ ws: LocalWorkspace; stack: Stack; secretValues: string[] }> {
-  const ws = await openWorkspace(ctx, commandEnv(ctx));
+/** Opens the stack as the command's entry in COMMANDS says (its environment, config, masking). */
+export async function openStack(ctx: RunContext, spec: Pick<CommandSpec, "env" | "writesConfig" | "updateLike">): Promise<OpenedStack> {
+  const ws = await openWorkspace(ctx, spec.env?.(ctx.env) ?? {});
   const stack = await selectStack(ctx, ws, ctx.opts.stack);
-  // render applies --config/--secret-config to its throwaway stack only, never to the real one.
-  if (ctx.opts.command !== "render") await applyConfig(stack, ctx.opts.config, ctx);
+  if (spec.writesConfig) await applyConfig(stack, ctx.opts.config, ctx);
   else for (const s of ctx.opts.config) if (s.secret) ctx.masker.add(s.value);
-  const secretValues = ctx.opts.command === "outputs" ? [] : await maskStackSecrets(stack, ctx);
-  return { ws, stack, secretValues };
+  const secretValues = spec.updateLike ? await maskStackSecrets(stack, ctx) : [];
+  return { stack, secretValues };
 }
 
 export async function exportState(stack: Stack): Promise<ExportedState> {
