@@ -21,7 +21,7 @@ import { PlatformError } from "./errors";
 import { planRender, secretsNote, type RenderedFile } from "./render-files";
 import { openWorkspace, type OpenedStack } from "./stack";
 
-/** The stack config key index.ts reads to build the provider in render mode. */
+/** The stack config key that puts the program in render mode (read by config.ts, used by index.ts for the provider). */
 const RENDER_CONFIG_KEY = "agent-platform:renderYamlToDirectory";
 /** The subdirectories the Kubernetes provider writes; render replaces exactly these in --out. */
 const RENDER_SUBDIRS = ["0-crd", "1-manifest"] as const;

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
-import type { ResourceChange } from "../../../automation/changes";
+import { buildDriftReport, type ResourceChange } from "../../../automation/changes";
 import { humanSummary, jsonDocument } from "../../../automation/report";
-import { URN } from "./fixtures/events";
+import { driftPreviewEvents, driftRefreshEvents, URN } from "./fixtures/events";
 
 const scaled: ResourceChange = {
   urn: URN.deployment,
@@ -70,5 +70,46 @@ describe("jsonDocument", () => {
     });
     expect(jsonDocument({ command: "preview", stack: "dev" }, { outcome: { kind: "changes" }, notes: [] }, 0).exitCode).toBe(2);
     expect(jsonDocument({ command: "up", stack: "dev" }, undefined, 0, "boom")).toMatchObject({ status: "error", exitCode: 1, error: { message: "boom" } });
+  });
+});
+
+describe("drift report", () => {
+  const drift = { ...buildDriftReport(driftRefreshEvents, driftPreviewEvents), repaired: false };
+
+  it("builds the JSON document of a drift run", () => {
+    const doc = jsonDocument({ command: "drift", stack: "dev" }, { outcome: { kind: "drift" }, drift, notes: ["n"] }, 1234.4);
+    expect(doc).toMatchObject({
+      schemaVersion: 1,
+      command: "drift",
+      stack: "dev",
+      status: "drift",
+      exitCode: 2,
+      durationMs: 1234,
+      summary: { changedOutside: 3, pendingChanges: 3, excluded: 1 },
+      notes: ["n"],
+    });
+    expect(doc.changes.map((c) => c.name)).toEqual(["ai-2501-command-center", "ai-2501-engine", "ai-2501-executor"]);
+    expect(doc.excluded.map((c) => c.name)).toEqual(["ai-2501-pull-secret"]);
+  });
+
+  it("writes a human drift summary naming resources, fields and the exclusion", () => {
+    const text = humanSummary({ command: "drift", stack: "dev" }, { outcome: { kind: "drift" }, drift, notes: [] });
+    expect(text).toContain("drift dev: DRIFT FOUND");
+    expect(text).toContain("  deleted outside Pulumi kubernetes:core/v1:ConfigMap ai-2501-command-center");
+    expect(text).toContain("  changed outside Pulumi kubernetes:apps/v1:Deployment ai-2501-engine: spec.replicas");
+    expect(text).toContain("excluded: kubernetes:core/v1:Secret ai-2501-pull-secret (data[\".dockerconfigjson\"]): expected churn");
+    expect(text.trimEnd().endsWith("exit 2 (drift)")).toBe(true);
+  });
+
+  it("reports the check after a repair", () => {
+    const clean = buildDriftReport([], []);
+    const doc = jsonDocument(
+      { command: "drift", stack: "dev" },
+      { outcome: { kind: "ok" }, drift: { ...drift, repaired: true, afterRepair: clean }, notes: [] },
+      1,
+    );
+    expect(doc.exitCode).toBe(0);
+    expect(doc.changes).toEqual([]);
+    expect(doc.summary).toMatchObject({ changedOutside: 0, repairedChangedOutside: 3 });
   });
 });
