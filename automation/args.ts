@@ -112,7 +112,7 @@ function takes(command: Command, flag: FlagName): boolean {
   const cmd = commandSpec(command);
   if (spec.scope === "all") return true;
   if (spec.scope === "update-like") return cmd.updateLike;
-  return (cmd.options as readonly string[]).includes(flag);
+  return cmd.options.some((o) => o === flag);
 }
 
 const STACK_NAME = /^[A-Za-z0-9][A-Za-z0-9_.\-]*(\/[A-Za-z0-9][A-Za-z0-9_.\-]*){0,2}$/;
