@@ -19,13 +19,13 @@ import type { CommandResult } from "./commands";
 import type { RunContext } from "./context";
 import { PlatformError } from "./errors";
 import { planRender, secretsNote, type RenderedFile } from "./render-files";
-import { openWorkspace } from "./stack";
+import { openWorkspace, type OpenedStack } from "./stack";
 
-/** The stack config key index.ts reads to build the provider in render mode. */
-export const RENDER_CONFIG_KEY = "agent-platform:renderYamlToDirectory";
+/** The stack config key that puts the program in render mode (read by config.ts, used by index.ts for the provider). */
+const RENDER_CONFIG_KEY = "agent-platform:renderYamlToDirectory";
 /** The subdirectories the Kubernetes provider writes; render replaces exactly these in --out. */
-export const RENDER_SUBDIRS = ["0-crd", "1-manifest"] as const;
-export const SECRETS_NOTE_FILE = "SECRETS.md";
+const RENDER_SUBDIRS = ["0-crd", "1-manifest"] as const;
+const SECRETS_NOTE_FILE = "SECRETS.md";
 
 async function listFiles(root: string, dir = root): Promise<RenderedFile[]> {
   const out: RenderedFile[] = [];
@@ -54,7 +54,7 @@ export function renderStackName(stack: string, suffix: string): string {
   return `render-${last}-${suffix}`;
 }
 
-export async function render(ctx: RunContext, realStack: Stack, stackSecretValues: readonly string[]): Promise<CommandResult> {
+export async function render(ctx: RunContext, { stack: realStack, secretValues: stackSecretValues }: OpenedStack): Promise<CommandResult> {
   const secretValues = [...stackSecretValues, ...ctx.opts.config.filter((c) => c.secret).map((c) => c.value)];
   const out = path.resolve(ctx.opts.out ?? "");
   const config: ConfigMap = await realStack.getAllConfig();
