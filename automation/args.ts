@@ -66,7 +66,12 @@ const FLAGS = {
   json: { kind: "boolean", scope: "all", help: "print exactly one JSON document on stdout; progress goes to stderr" },
   // Accepted by every command (as `pulumi --yes` is); required only for destroy.
   yes: { kind: "boolean", scope: "all", help: "skip confirmation; required for destroy (runs are never interactive)" },
-  refresh: { kind: "boolean", scope: "command", help: "refresh the state from the cluster before the operation" },
+  refresh: { kind: "boolean", scope: "command", help: "refresh the state from the cluster before the operation (the default)" },
+  "no-refresh": {
+    kind: "boolean",
+    scope: "command",
+    help: "skip the refresh: trust the state (faster; hand deletions and edits in the cluster are then not seen)",
+  },
   repair: { kind: "boolean", scope: "command", help: "after reporting drift, run `up` to repair it and check again" },
   "remove-protected": {
     kind: "boolean",
@@ -249,6 +254,7 @@ export function parseArgs(argv: readonly string[], env: Env = {}): CliOptions {
   }
 
   const commandName = positionals[0];
+  if (booleans.has("refresh") && booleans.has("no-refresh")) throw new UsageError("--refresh and --no-refresh contradict each other; give one");
   if (booleans.has("help")) {
     throw new HelpRequested(isCommand(commandName) ? commandName : undefined);
   }
@@ -323,7 +329,8 @@ export function parseArgs(argv: readonly string[], env: Env = {}): CliOptions {
     create: booleans.has("create"),
     json: booleans.has("json"),
     yes: booleans.has("yes"),
-    refresh: booleans.has("refresh"),
+    // Refresh unless told not to (as Pulumi.yaml's `options.refresh: always` does for `pulumi up`).
+    refresh: !booleans.has("no-refresh"),
     repair: booleans.has("repair"),
     removeProtected: booleans.has("remove-protected"),
     config,

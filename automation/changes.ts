@@ -10,6 +10,7 @@
  *    object is gone) and the refresh diff (state vs. cluster, framed as what changed outside).
  */
 import type { EngineEvent, StepEventMetadata } from "@pulumi/pulumi/automation";
+import { PULL_SECRET_COMPONENT } from "../components/builders/registry";
 
 export type Phase = "refresh" | "preview" | "update";
 
@@ -184,7 +185,6 @@ function mergeChanges(primary: readonly ResourceChange[], extra: readonly Resour
 }
 
 /** The component that owns the registry pull secret(s); its Secrets carry the ECR token. */
-const PULL_SECRET_COMPONENT = "agent-platform:index:RegistryPullSecret";
 const SECRET_TYPE = "kubernetes:core/v1:Secret";
 
 /** True for a Kubernetes Secret whose URN has the RegistryPullSecret component among its parents. */

@@ -314,7 +314,7 @@ export const COMMANDS = {
   preview: {
     help: "show what `up` would change (exit 2 when there are changes)",
     updateLike: true,
-    options: ["refresh", "target"],
+    options: ["refresh", "no-refresh", "target"],
     writesConfig: true,
     summary: "pending",
     run: preview,
@@ -322,7 +322,7 @@ export const COMMANDS = {
   up: {
     help: "deploy the stack",
     updateLike: true,
-    options: ["refresh", "target"],
+    options: ["refresh", "no-refresh", "target"],
     writesConfig: true,
     summary: "made",
     run: up,
@@ -338,7 +338,7 @@ export const COMMANDS = {
   destroy: {
     help: "delete the stack's resources (keeps protected secrets and the PVC unless --remove-protected); needs --yes",
     updateLike: true,
-    options: ["refresh", "target", "remove-protected"],
+    options: ["refresh", "no-refresh", "target", "remove-protected"],
     writesConfig: true,
     check: destroyRules,
     summary: "made",

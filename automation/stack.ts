@@ -3,7 +3,7 @@
  * selected (created only with --create), config from flags applied, secret config values
  * registered with the masker.
  */
-import { LocalWorkspace, Stack, StackNotFoundError } from "@pulumi/pulumi/automation";
+import { LocalWorkspace, PulumiCommand, Stack, StackNotFoundError } from "@pulumi/pulumi/automation";
 import type { ConfigSetting, Env } from "./args";
 import type { CommandSpec } from "./commands";
 import type { RunContext } from "./context";
@@ -18,7 +18,42 @@ export function definedEnv(env: Env): Record<string, string> {
 }
 
 export async function openWorkspace(ctx: RunContext, envOverrides: Record<string, string> = {}): Promise<LocalWorkspace> {
-  return LocalWorkspace.create({ workDir: ctx.workDir, envVars: { ...definedEnv(ctx.env), ...envOverrides } });
+  return LocalWorkspace.create({
+    workDir: ctx.workDir,
+    envVars: { ...definedEnv(ctx.env), ...envOverrides },
+    pulumiCommand: await explicitRefreshCommand(),
+  });
+}
+
+/** The operations Pulumi.yaml's `options.refresh: always` applies to. */
+const REFRESHING_OPERATIONS = new Set(["up", "preview", "destroy"]);
+
+/**
+ * The CLI's arguments with the refresh made explicit: Pulumi.yaml asks every `up`, `preview` and
+ * `destroy` to refresh, and the SDK can only add `--refresh`, never turn it off. Here every such
+ * call without `--refresh` gets `--refresh=false`, so the command line decides (`--no-refresh`,
+ * and drift's repair, which refreshes on its own first).
+ */
+export function explicitRefresh(args: readonly string[]): string[] {
+  if (!REFRESHING_OPERATIONS.has(args[0] ?? "")) return [...args];
+  if (args.some((a) => a === "--refresh" || a.startsWith("--refresh="))) return [...args];
+  return [...args, "--refresh=false"];
+}
+
+type CliRun = (args: string[], ...rest: unknown[]) => Promise<unknown>;
+
+/**
+ * The `pulumi` on PATH, with `explicitRefresh` applied to every call. The SDK's PulumiCommand runs
+ * the CLI through its `run` method (public in the JavaScript, left out of the typings); the SDK
+ * is pinned (package.json), and a unit test fails if that method is gone.
+ */
+export async function explicitRefreshCommand(): Promise<PulumiCommand> {
+  const cmd = await PulumiCommand.get();
+  const run = (cmd as unknown as { run?: CliRun }).run;
+  if (typeof run !== "function") throw new Error("@pulumi/pulumi's PulumiCommand has no run method: update automation/stack.ts for this SDK version");
+  const wrapped = Object.create(cmd) as PulumiCommand & { run: CliRun };
+  wrapped.run = (args, ...rest) => run.call(cmd, explicitRefresh(args), ...rest);
+  return wrapped;
 }
 
 function backendName(env: Env): string {

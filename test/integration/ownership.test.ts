@@ -2,7 +2,9 @@
 // stacks that would collide, a namespace that holds someone else's objects, two instances in one
 // namespace, and a namespace deleted by hand. Each step asserts the exit code, the message and
 // what is (not) left in the cluster.
-import { rmSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { cliRunner, devStackFile, kubectl, kubectlJson, kubectlOk, tempBackend, uniqueName, waitFor } from "./harness";
 
@@ -69,6 +71,25 @@ describe("a stack owns exactly what it creates", () => {
     }
     secretsOfA = await opaqueSecretData(ns, "ia");
     expect(Object.keys(secretsOfA).sort()).toEqual(["ia-command-center", "ia-engine", "ia-engine-license", "ia-postgres"]);
+  });
+
+  it("renders the same names and owner as it deploys, byte-identical twice", async () => {
+    const dirs = [mkdtempSync(path.join(os.tmpdir(), "ap-render-")), mkdtempSync(path.join(os.tmpdir(), "ap-render-"))];
+    try {
+      for (const out of dirs) {
+        const r = await cli.a(["render", "--out", out]);
+        expect(r.code, r.log.slice(-3000)).toBe(0);
+      }
+      const files = (dir: string) => readdirSync(dir, { recursive: true, withFileTypes: true }).filter((e) => e.isFile()).map((e) => path.relative(dir, path.join(e.parentPath, e.name))).sort();
+      expect(files(dirs[1])).toEqual(files(dirs[0]));
+      for (const f of files(dirs[0])) expect(readFileSync(path.join(dirs[1], f), "utf8"), f).toBe(readFileSync(path.join(dirs[0], f), "utf8"));
+      const rendered = files(dirs[0]).map((f) => readFileSync(path.join(dirs[0], f), "utf8")).join("\n---\n");
+      for (const name of ["ia-engine", "ia-command-center", "ia-postgres", "ia-postgres-data", "ia-engine-executor"]) expect(rendered).toContain(`name: ${name}\n`);
+      expect(rendered).toContain(`agent-platform.io/owned-by: ${ownerOf(stacks.a)}`);
+      expect(rendered).not.toMatch(/render-it-own/);
+    } finally {
+      for (const d of dirs) rmSync(d, { recursive: true, force: true });
+    }
   });
 
   it("refuses a second stack that would take over the first one's objects, and changes nothing", async () => {

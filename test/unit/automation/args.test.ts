@@ -20,7 +20,7 @@ describe("parseArgs: valid command lines", () => {
       create: false,
       json: false,
       yes: false,
-      refresh: false,
+      refresh: true,
       repair: false,
       removeProtected: false,
       config: [],
@@ -173,7 +173,7 @@ describe("help and parsing agree", () => {
     "retry-delay": "1s",
     out: "o",
   };
-  const options = Object.keys(valueOf).concat(["create", "json", "yes", "refresh", "repair", "remove-protected"]);
+  const options = Object.keys(valueOf).concat(["create", "json", "yes", "refresh", "no-refresh", "repair", "remove-protected"]);
 
   it.each(all)("%s: the help lists exactly the options parseArgs accepts", (command) => {
     const help = helpText(command);
