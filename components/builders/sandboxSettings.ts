@@ -110,7 +110,7 @@ export const DEFAULT_DNS: DnsSelector = {
   podLabels: { "k8s-app": "kube-dns" },
 };
 
-/** Mage's executor resource defaults (sources/003) as LimitRange defaults. */
+/** Mage's executor resource defaults (its Kubernetes executor documentation) as LimitRange defaults. */
 export const DEFAULT_LIMITS: SandboxSettings["limits"] = {
   defaultRequest: { cpu: "250m", memory: "512Mi" },
   default: { cpu: "500m", memory: "1Gi" },
