@@ -2,11 +2,12 @@
 // stacks that would collide, a namespace that holds someone else's objects, two instances in one
 // namespace, and a namespace deleted by hand. Each step asserts the exit code, the message and
 // what is (not) left in the cluster.
+import { execFile } from "node:child_process";
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { cliRunner, devStackFile, kubectl, kubectlJson, kubectlOk, tempBackend, uniqueName, waitFor } from "./harness";
+import { cliRunner, devStackFile, kubectl, kubectlJson, kubectlOk, repoRoot, tempBackend, uniqueName, waitFor } from "./harness";
 
 const backend = tempBackend();
 const env = () => ({ ...process.env, ...backend.env });
@@ -103,6 +104,14 @@ describe("a stack owns exactly what it creates", () => {
     expect((await list("deployments", ns)).items.map((d) => [d.metadata.name, d.metadata.uid])).toEqual(before);
     const marks = (await list("services", ns)).items.map((s) => s.metadata.annotations?.["agent-platform.io/owned-by"]);
     expect(new Set(marks)).toEqual(new Set([ownerOf(stacks.a)]));
+    // The plain Pulumi CLI runs the same program, so it refuses the same way.
+    const plain = await new Promise<{ code: number; out: string }>((resolve) => {
+      execFile("pulumi", ["preview", "--stack", stacks.b, "--non-interactive"], { cwd: repoRoot, env: env(), maxBuffer: 16 * 1024 * 1024 }, (err, stdout, stderr) =>
+        resolve({ code: err ? 1 : 0, out: `${stdout}${stderr}` }),
+      );
+    });
+    expect(plain.code).toBe(1);
+    expect(plain.out).toContain(`Deployment ${ns}/ia-engine already exists and belongs to stack ${ownerOf(stacks.a)}`);
     // Nothing in B's state, so destroying B cannot touch A.
     const destroy = await cli.b(["destroy", "--yes", "--remove-protected"]);
     expect(destroy.code, destroy.log.slice(-2000)).toBe(0);
