@@ -28,9 +28,6 @@ export interface SandboxArgs {
  * NetworkPolicies are created in both modes. The namespace itself is the Namespaces component's.
  */
 export class Sandbox extends pulumi.ComponentResource {
-  /** Names of the admission policies, for operators; empty in the shared mode. */
-  public readonly admissionPolicyNames: string[];
-
   constructor(name: string, args: SandboxArgs, opts?: pulumi.ComponentResourceOptions) {
     super("agent-platform:index:Sandbox", name, {}, opts);
     const s = args.settings;
@@ -44,7 +41,6 @@ export class Sandbox extends pulumi.ComponentResource {
     for (const p of engineNetworkPolicies(s)) new k8s.networking.v1.NetworkPolicy(`${name}-${role(p)}`, inNamespace(p, args.engineNamespace), child);
 
     if (isSharedNamespace(s)) {
-      this.admissionPolicyNames = [];
       this.registerOutputs({});
       return;
     }
@@ -62,7 +58,6 @@ export class Sandbox extends pulumi.ComponentResource {
       { ...vapBinding, spec: { ...vapBinding.spec, policyName: vap.metadata.name } },
       child,
     );
-    this.admissionPolicyNames = [vapBinding.spec.policyName];
 
     const map = executorMutatingPolicy(s);
     const mapBinding = executorMutatingBinding(s);
@@ -72,7 +67,6 @@ export class Sandbox extends pulumi.ComponentResource {
       // server's version before anything is registered.
       const policy = new k8s.apiextensions.CustomResource(`${name}-mutating-policy`, { ...map }, child);
       new k8s.apiextensions.CustomResource(`${name}-mutating-binding`, { ...mapBinding }, { ...child, dependsOn: [policy] });
-      this.admissionPolicyNames.push(map.metadata.name);
     }
     this.registerOutputs({});
   }
