@@ -1,7 +1,7 @@
 // The executor sandbox builders: settings checks, namespace controls, NetworkPolicies and the
 // CEL admission policies. Selectors are checked against the labels the workload builders
 // really put on pod templates; CEL is checked for shape here and compiled and run by the real
-// API server in test/integration/sandbox-admission.test.ts.
+// API server in test/integration/sandbox.test.ts (the program deployed to the local cluster).
 import type * as k8s from "@pulumi/kubernetes";
 import { describe, expect, it } from "vitest";
 import {
