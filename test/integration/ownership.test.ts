@@ -44,7 +44,7 @@ afterAll(async () => {
   try {
     for (const c of [cli.d, cli.c, cli.b, cli.a]) await c(["destroy", "--yes", "--remove-protected"]).catch(() => undefined);
   } finally {
-    await kubectl(["delete", "namespace", ns, foreignNs, "--wait=false", "--ignore-not-found"]);
+    await kubectl(["delete", "namespace", ns, `${ns}-sandbox`, foreignNs, `${foreignNs}-sandbox`, "--wait=false", "--ignore-not-found"]);
     for (const f of files) rmSync(f, { force: true });
     backend.remove();
   }
@@ -98,7 +98,7 @@ describe("a stack owns exactly what it creates", () => {
     const up = await cli.b(["up", "--create", "--yes"]);
     expect(up.code).toBe(1);
     const text = `${up.doc.error ?? ""}\n${up.log}`;
-    expect(text).toMatch(/Nothing was changed: \d+ object\(s\) this stack would create already exist and are not this stack's/);
+    expect(text).toMatch(/Nothing was changed: \d+ problem\(s\) with the objects this stack would create or use/);
     expect(text).toContain(`Deployment ${ns}/ia-engine already exists and belongs to stack ${ownerOf(stacks.a)}`);
     expect(text).toContain("choose another agent-platform:instanceName or namespace");
     expect((await list("deployments", ns)).items.map((d) => [d.metadata.name, d.metadata.uid])).toEqual(before);
@@ -144,11 +144,16 @@ describe("a stack owns exactly what it creates", () => {
     expect(text).toContain("createNamespaces false");
     expect((await list("deployments", foreignNs)).items).toHaveLength(0);
 
-    const up = await cli.d(["up", "--yes", "--config", "createNamespaces=false"]);
+    // Existing namespaces must all exist: the executors' one (<namespace>-sandbox) does not yet.
+    const missing = await cli.d(["up", "--yes", "--config", "createNamespaces=false"]);
+    expect(missing.code).toBe(1);
+    expect(`${missing.doc.error ?? ""}\n${missing.log}`).toContain(`Namespace ${foreignNs}-sandbox does not exist, and createNamespaces is false`);
+    await kubectlOk(["create", "namespace", `${foreignNs}-sandbox`]);
+    const up = await cli.d(["up", "--yes"]);
     expect(up.code, up.log.slice(-3000)).toBe(0);
     expect(up.log).toContain(`namespace ${foreignNs} exists and is not this stack's`);
     const labels = JSON.parse(await kubectlOk(["get", "namespace", foreignNs, "-o", "jsonpath={.metadata.labels}"])) as Record<string, string>;
-    expect(labels["pod-security.kubernetes.io/enforce"]).toBe("baseline");
+    expect(labels["pod-security.kubernetes.io/enforce"]).toBe("restricted");
     expect(labels).not.toHaveProperty("agent-platform.io/owned-by");
 
     const destroy = await cli.d(["destroy", "--yes", "--remove-protected"]);

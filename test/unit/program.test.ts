@@ -375,7 +375,7 @@ describe("ownership", () => {
     const main = (await import("../../index")).default;
     const taken = async (ref: { kind: string; name: string }) =>
       ref.kind === "Service" && ref.name === "ai-2501-engine" ? { annotations: { "agent-platform.io/owned-by": "organization/agent-platform/prod" } } : undefined;
-    await expect(main({ read: taken, serverVersion: version(36) })).rejects.toThrow(/Nothing was changed: 1 object\(s\)[\s\S]*Service ai-2501\/ai-2501-engine already exists and belongs to stack organization\/agent-platform\/prod/);
+    await expect(main({ read: taken, serverVersion: version(36) })).rejects.toThrow(/Nothing was changed: 1 problem\(s\)[\s\S]*Service ai-2501\/ai-2501-engine already exists and belongs to stack organization\/agent-platform\/prod/);
     await settle();
     expect(registered.length).toBe(before);
   });
