@@ -5,6 +5,12 @@ import type * as k8s from "@pulumi/kubernetes";
 import type { Exposure } from "./production";
 
 export const CERT_MANAGER_ISSUER_ANNOTATION = "cert-manager.io/cluster-issuer";
+/**
+ * The Kubernetes provider otherwise waits (up to 10 minutes) for an ingress controller to publish
+ * an address in the Ingress's status; some controllers never do, and nothing in the stack needs the
+ * address. `up` finishes once the API server has accepted the Ingress.
+ */
+export const SKIP_AWAIT_ANNOTATION = "pulumi.com/skipAwait";
 
 export interface ExposureTarget {
   /** `<instance>-command-center`: the Service and the name of the Ingress/HTTPRoute. */
@@ -20,7 +26,7 @@ export function ingressArgs(e: Extract<Exposure, { kind: "ingress" }>, t: Exposu
       name: t.name,
       namespace: t.namespace,
       labels: t.labels,
-      ...(e.tls?.clusterIssuer ? { annotations: { [CERT_MANAGER_ISSUER_ANNOTATION]: e.tls.clusterIssuer } } : {}),
+      annotations: { [SKIP_AWAIT_ANNOTATION]: "true", ...(e.tls?.clusterIssuer ? { [CERT_MANAGER_ISSUER_ANNOTATION]: e.tls.clusterIssuer } : {}) },
     },
     spec: {
       ingressClassName: e.className,

@@ -144,7 +144,7 @@ describe("production builders", () => {
   it("the Ingress routes the publicUrl host and path to the command center's Service, with TLS and the issuer annotation", () => {
     const e: Extract<Exposure, { kind: "ingress" }> = { kind: "ingress", className: "nginx", host: "h.example", path: "/", tls: { secretName: "s", clusterIssuer: "le" } };
     const i = ingressArgs(e, target) as { metadata: Obj; spec: Obj };
-    expect(i.metadata.annotations).toEqual({ "cert-manager.io/cluster-issuer": "le" });
+    expect(i.metadata.annotations).toEqual({ "cert-manager.io/cluster-issuer": "le", "pulumi.com/skipAwait": "true" });
     expect(i.spec).toEqual({
       ingressClassName: "nginx",
       tls: [{ hosts: ["h.example"], secretName: "s" }],
