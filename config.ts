@@ -667,6 +667,27 @@ export const CONFIG_KEYS = {
     example: "true",
     schema: booleanString,
   }),
+  postgresBackupSchedule: plain({
+    kind: "string",
+    default: "",
+    description: "Cron schedule of a CronJob running pg_dump (custom format) of the in-cluster PostgreSQL into PVC <instanceName>-postgres-backup. Empty: no backups.",
+    example: "30 2 * * *",
+    schema: z.string().regex(CRON, "must be a five-field cron schedule or @hourly, @daily, ...").optional(),
+  }),
+  postgresBackupRetentionDays: plain({
+    kind: "integer",
+    default: 7,
+    description: "Days a backup dump is kept before the backup job deletes it (1-365).",
+    example: "14",
+    schema: intInRange(1, 365),
+  }),
+  postgresBackupStorageSize: plain({
+    kind: "string",
+    default: "20Gi",
+    description: "Size of the backup PVC (Kubernetes quantity; StorageClass as postgresStorageClass).",
+    example: "50Gi",
+    schema: quantity,
+  }),
   engineMetrics: metricsKey("Engine", 8080, "pulumi config set --path engineMetrics.path /internal/metrics"),
   commandCenterMetrics: metricsKey("Command center", 3000, "pulumi config set --path commandCenterMetrics.port 9464"),
   secretRotation: plain({

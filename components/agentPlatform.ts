@@ -9,6 +9,8 @@ import { workloadName } from "./builders/workload";
 import { CommandCenterIngress } from "./ingress";
 import { ExecutorCleanup } from "./executorCleanup";
 import { Monitoring } from "./monitoring";
+import { postgresName } from "./builders/postgres";
+import { PostgresBackup } from "./postgresBackup";
 import type { Rollout } from "./builders/security";
 import { engineUrl, engineWorkload } from "./builders/engine";
 import { ExecutorAccess } from "./executorAccess";
@@ -192,6 +194,22 @@ export class AgentPlatform extends pulumi.ComponentResource {
         `${name}-executor-cleanup`,
         { instanceName, settings: prod.executorCleanup, namespace: ns, executorNamespace: namespaces.executorNamespace, imagePullSecretName: pull.secretName },
         { parent: this },
+      );
+    }
+    if (prod.postgresBackup) {
+      new PostgresBackup(
+        `${name}-postgres-backup`,
+        {
+          instanceName,
+          namespace: ns,
+          settings: prod.postgresBackup,
+          image: c.images.postgres,
+          secretName: postgresName(instanceName),
+          storageClass: c.postgres.storageClass,
+          resources: c.postgres.resources,
+          imagePullSecretName: pull.secretName,
+        },
+        { parent: this, dependsOn: [postgres] },
       );
     }
     if (prod.monitoring) {

@@ -5,6 +5,7 @@ import type { ValidatedConfig } from "../../config";
 import { commandCenterWorkload } from "./commandCenter";
 import { engineWorkload } from "./engine";
 import { cleanupName } from "./executorCleanup";
+import { backupName } from "./postgresBackup";
 import type { ObjectRef } from "./ownership";
 import { postgresClaimName, postgresName } from "./postgres";
 import { executorAccountName } from "./rbac";
@@ -107,6 +108,10 @@ function productionObjects(c: ValidatedConfig, engineName: string, commandCenter
     const rbac = (kind: string, plural: string): ObjectRef => ({ apiVersion: "rbac.authorization.k8s.io/v1", kind, plural, name, namespace: p.executorCleanup?.namespace });
     out.push(core("ServiceAccount", "serviceaccounts", name, ns), rbac("Role", "roles"), rbac("RoleBinding", "rolebindings"));
     out.push({ apiVersion: "batch/v1", kind: "CronJob", plural: "cronjobs", name, namespace: ns });
+  }
+  if (p.postgresBackup) {
+    const name = backupName(c.instanceName);
+    out.push(core("PersistentVolumeClaim", "persistentvolumeclaims", name, ns), { apiVersion: "batch/v1", kind: "CronJob", plural: "cronjobs", name, namespace: ns });
   }
   if (p.monitoring) {
     for (const name of [engineName, commandCenterName]) out.push({ apiVersion: "monitoring.coreos.com/v1", kind: "ServiceMonitor", plural: "servicemonitors", name, namespace: ns });

@@ -50,8 +50,16 @@ export interface Monitoring {
   commandCenter: Metrics;
 }
 
+export interface PostgresBackup {
+  schedule: string;
+  retentionDays: number;
+  storageSize: string;
+}
+
 export interface ProductionSettings {
   exposure: Exposure;
+  /** Scheduled pg_dump of the in-cluster PostgreSQL (components/builders/postgresBackup.ts). */
+  postgresBackup?: PostgresBackup;
   engine: Availability;
   commandCenter: Availability;
   engineShutdown: EngineShutdown;
@@ -85,6 +93,9 @@ export interface ProductionInputs {
   executorCleanupSelector?: string;
   executorCleanupImage?: string;
   prometheusOperator: boolean;
+  postgresBackupSchedule?: string;
+  postgresBackupRetentionDays: number;
+  postgresBackupStorageSize: string;
   engineMetrics: Metrics;
   commandCenterMetrics: Metrics;
   /** Which replica keys the stack sets to something other than their default. */
@@ -184,5 +195,9 @@ export function productionRules(v: ProductionInputs, add: AddIssue): ProductionS
     engineShutdown: { terminationGracePeriodSeconds: v.engineTerminationGracePeriodSeconds, preStop },
     executorCleanup,
     monitoring: v.prometheusOperator ? { engine: v.engineMetrics, commandCenter: v.commandCenterMetrics } : undefined,
+    postgresBackup:
+      v.postgresBackupSchedule !== undefined
+        ? { schedule: v.postgresBackupSchedule, retentionDays: v.postgresBackupRetentionDays, storageSize: v.postgresBackupStorageSize }
+        : undefined,
   };
 }

@@ -8,6 +8,7 @@ import { horizontalPodAutoscalerArgs, podDisruptionBudgetArgs } from "../../comp
 import { cleanupCronJobArgs, cleanupRoleArgs, cleanupServiceAccountArgs } from "../../components/builders/executorCleanup";
 import { httpRouteArgs, ingressArgs } from "../../components/builders/exposure";
 import { serviceMonitorArgs } from "../../components/builders/monitoring";
+import { BACKUP_SCRIPT, backupCronJobArgs } from "../../components/builders/postgresBackup";
 import type { ExecutorCleanup, Exposure } from "../../components/builders/production";
 import { workloadDeploymentArgs, workloadServiceArgs, type WorkloadSpec } from "../../components/builders/workload";
 import { restrictedViolations } from "./podSecurity";
@@ -135,6 +136,48 @@ describe("production settings: engine shutdown, cleanup, monitoring", () => {
       commandCenter: { port: 3000, path: "/metrics" },
     });
     expect(keys({ prometheusOperator: "true", engineMetrics: '{"port":0,"path":"m"}' })).toEqual(["engineMetrics", "engineMetrics"]);
+  });
+});
+
+describe("postgres backups", () => {
+  it("are off by default; a schedule turns them on with a retention and a PVC size", () => {
+    expect(validate({}).production.postgresBackup).toBeUndefined();
+    expect(validate({ postgresBackupSchedule: "30 2 * * *" }).production.postgresBackup).toEqual({ schedule: "30 2 * * *", retentionDays: 7, storageSize: "20Gi" });
+    expect(keys({ postgresBackupSchedule: "daily", postgresBackupRetentionDays: "0", postgresBackupStorageSize: "lots" })).toEqual([
+      "postgresBackupRetentionDays",
+      "postgresBackupSchedule",
+      "postgresBackupStorageSize",
+    ]);
+  });
+
+  it("run pg_dump as the postgres uid, restricted, password by secretKeyRef, into the backup PVC, renamed when complete, old dumps pruned", () => {
+    const cron = backupCronJobArgs({
+      instance: "ai",
+      namespace: "ai",
+      settings: { schedule: "@daily", retentionDays: 9, storageSize: "1Gi" },
+      image: "postgres:16",
+      secretName: "ai-postgres",
+      claimName: "ai-postgres-backup",
+      resources: { requests: { cpu: "1", memory: "1Gi" }, limits: { cpu: "1", memory: "1Gi" } },
+    }) as unknown as { spec: { concurrencyPolicy: string; jobTemplate: { spec: { template: { spec: Obj } } } } };
+    expect(cron.spec.concurrencyPolicy).toBe("Forbid");
+    const pod = cron.spec.jobTemplate.spec.template.spec;
+    expect(restrictedViolations(pod)).toEqual([]);
+    expect(pod.automountServiceAccountToken).toBe(false);
+    const container = (pod.containers as Obj[])[0];
+    expect(container.env).toEqual([
+      { name: "PGHOST", value: "ai-postgres" },
+      { name: "PGDATABASE", value: "engine" },
+      { name: "PGUSER", value: "engine" },
+      { name: "RETENTION_DAYS", value: "9" },
+      { name: "PGPASSWORD", valueFrom: { secretKeyRef: { name: "ai-postgres", key: "POSTGRES_PASSWORD" } } },
+    ]);
+    expect(pod.volumes).toEqual([
+      { name: "backup", persistentVolumeClaim: { claimName: "ai-postgres-backup" } },
+      { name: "tmp", emptyDir: {} },
+    ]);
+    expect(BACKUP_SCRIPT).toMatch(/pg_dump --format=custom --no-owner --file="\$f.partial"\nmv "\$f.partial" "\$f"/);
+    expect(BACKUP_SCRIPT).toContain(`-mtime +"$RETENTION_DAYS" -print -delete`);
   });
 });
 

@@ -30,6 +30,7 @@ const FULL = config({
   engineTerminationGracePeriodSeconds: "900",
   executorCleanupSchedule: "*/15 * * * *",
   prometheusOperator: "true",
+  postgresBackupSchedule: "30 2 * * *",
   engineMetrics: '{"port":9464,"path":"/metrics"}',
 });
 const ROUTE = config({ instanceName: "rt", namespace: "rt", gatewayParent: "gateway-system/public", commandCenterAutoscaling: '{"minReplicas":1,"maxReplicas":3}' });
@@ -72,6 +73,8 @@ export function productionVariantTests(): void {
       "CronJob pr/pr-executor-cleanup",
       "ServiceMonitor pr/pr-engine",
       "ServiceMonitor pr/pr-command-center",
+      "PersistentVolumeClaim pr/pr-postgres-backup",
+      "CronJob pr/pr-postgres-backup",
     ]) {
       expect(full).toContain(o);
     }
@@ -98,8 +101,13 @@ export function productionVariantTests(): void {
         const template = (r.type.endsWith("CronJob") ? (((spec.jobTemplate as Obj).spec as Obj).template as Obj) : (spec.template as Obj));
         return [r.name, template.spec] as const;
       });
-    expect(specs.map(([n]) => n).sort()).toEqual(["pr-command-center-deployment", "pr-engine-deployment", "pr-executor-cleanup-cron-job", "pr-postgres-deployment"]);
+    expect(specs.map(([n]) => n).sort()).toEqual(["pr-command-center-deployment", "pr-engine-deployment", "pr-executor-cleanup-cron-job", "pr-postgres-backup-cron-job", "pr-postgres-deployment"]);
     for (const [name, spec] of specs) expect(restrictedViolations(spec), name).toEqual([]);
+  });
+
+  it("protects the backup PVC and keeps it on delete, like the data", () => {
+    const pvc = byName("pr-postgres-backup-pvc");
+    expect([pvc.protect, pvc.retainOnDelete]).toEqual([true, true]);
   });
 
   it("binds the cleanup's Role (pods list and delete) in the executor namespace to its own ServiceAccount", () => {
