@@ -667,6 +667,13 @@ export const CONFIG_KEYS = {
     example: "true",
     schema: booleanString,
   }),
+  postgresAllowMajorUpgrade: plain({
+    kind: "boolean",
+    default: false,
+    description: "true allows deploying a postgresImage of another major version than the one the data claim was last deployed with (only after a dump and restore).",
+    example: "true",
+    schema: booleanString,
+  }),
   postgresBackupSchedule: plain({
     kind: "string",
     default: "",

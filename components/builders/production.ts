@@ -60,6 +60,8 @@ export interface ProductionSettings {
   exposure: Exposure;
   /** Scheduled pg_dump of the in-cluster PostgreSQL (components/builders/postgresBackup.ts). */
   postgresBackup?: PostgresBackup;
+  /** Whether postgresImage may change major version (components/builders/postgresVersion.ts). */
+  postgresAllowMajorUpgrade: boolean;
   engine: Availability;
   commandCenter: Availability;
   engineShutdown: EngineShutdown;
@@ -94,6 +96,7 @@ export interface ProductionInputs {
   executorCleanupImage?: string;
   prometheusOperator: boolean;
   postgresBackupSchedule?: string;
+  postgresAllowMajorUpgrade: boolean;
   postgresBackupRetentionDays: number;
   postgresBackupStorageSize: string;
   engineMetrics: Metrics;
@@ -195,6 +198,7 @@ export function productionRules(v: ProductionInputs, add: AddIssue): ProductionS
     engineShutdown: { terminationGracePeriodSeconds: v.engineTerminationGracePeriodSeconds, preStop },
     executorCleanup,
     monitoring: v.prometheusOperator ? { engine: v.engineMetrics, commandCenter: v.commandCenterMetrics } : undefined,
+    postgresAllowMajorUpgrade: v.postgresAllowMajorUpgrade,
     postgresBackup:
       v.postgresBackupSchedule !== undefined
         ? { schedule: v.postgresBackupSchedule, retentionDays: v.postgresBackupRetentionDays, storageSize: v.postgresBackupStorageSize }

@@ -112,6 +112,9 @@ describe("production readiness on the real cluster", () => {
     expect(cc.spec.replicas).toBe(2);
     expect(cc.spec.template.spec.topologySpreadConstraints).toHaveLength(1);
 
+    const claim = await get<{ metadata: { annotations: Record<string, string> } }>("pvc", `${I}-postgres-data`);
+    expect(claim.metadata.annotations["agent-platform.io/postgres-major"]).toBe("16");
+
     const monitors = await kubectlJson<{ items: { metadata: { name: string } }[] }>(["get", "servicemonitors", "-n", ns]);
     expect(monitors.items.map((m) => m.metadata.name).sort()).toEqual([`${I}-command-center`, `${I}-engine`]);
   });
@@ -241,5 +244,16 @@ describe("production readiness on the real cluster", () => {
       expect((await kubectlOk(["get", "pvc", `${I}-postgres-backup`, "-n", ns, "-o", "jsonpath={.status.phase}"])).trim()).toBe("Bound");
       await kubectl(["delete", "job", `${I}-backup-now`, "-n", ns, "--wait=false"]);
     });
+  });
+  it("refuses another PostgreSQL major than the data claim records, changing nothing, unless allowed", async () => {
+    const before = (await get<{ metadata: { resourceVersion: string } }>("deployment", `${I}-postgres`)).metadata.resourceVersion;
+    const refused = await cli(["up", "--yes", "--config", "postgresImage=postgres:17"]);
+    expect(refused.code).toBe(1);
+    expect(`${refused.doc.error ?? ""}\n${refused.log}`).toMatch(/postgres:17" is PostgreSQL 17, but the data in claim \S+ was last deployed with PostgreSQL 16/);
+    expect((await get<{ metadata: { resourceVersion: string } }>("deployment", `${I}-postgres`)).metadata.resourceVersion).toBe(before);
+    const allowed = await cli(["up", "--yes", "--config", "postgresImage=postgres:17", "--config", "postgresAllowMajorUpgrade=true"]);
+    expect(allowed.code, allowed.log.slice(-3000)).toBe(0);
+    const claim = await get<{ metadata: { annotations: Record<string, string> } }>("pvc", `${I}-postgres-data`);
+    expect(claim.metadata.annotations["agent-platform.io/postgres-major"]).toBe("17");
   });
 });

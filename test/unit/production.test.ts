@@ -9,6 +9,7 @@ import { cleanupCronJobArgs, cleanupRoleArgs, cleanupServiceAccountArgs } from "
 import { httpRouteArgs, ingressArgs } from "../../components/builders/exposure";
 import { serviceMonitorArgs } from "../../components/builders/monitoring";
 import { BACKUP_SCRIPT, backupCronJobArgs } from "../../components/builders/postgresBackup";
+import { majorChangeProblem, postgresMajor } from "../../components/builders/postgresVersion";
 import type { ExecutorCleanup, Exposure } from "../../components/builders/production";
 import { workloadDeploymentArgs, workloadServiceArgs, type WorkloadSpec } from "../../components/builders/workload";
 import { restrictedViolations } from "./podSecurity";
@@ -178,6 +179,23 @@ describe("postgres backups", () => {
     ]);
     expect(BACKUP_SCRIPT).toMatch(/pg_dump --format=custom --no-owner --file="\$f.partial"\nmv "\$f.partial" "\$f"/);
     expect(BACKUP_SCRIPT).toContain(`-mtime +"$RETENTION_DAYS" -print -delete`);
+  });
+});
+
+describe("postgres major version", () => {
+  it("is read from the image tag, when the tag says", () => {
+    expect(["postgres:16", "postgres:16.6", "postgres:17-bookworm", "registry:5000/lib/postgres:15.2@sha256:abc", "postgres", "postgres:latest", "registry:5000/postgres"].map(postgresMajor)).toEqual([
+      "16", "16", "17", "15", undefined, undefined, undefined,
+    ]);
+  });
+
+  it("a change is refused with the way across, unless allowed; same major, nothing recorded or an unknown tag pass", () => {
+    expect(majorChangeProblem("15", "postgres:16.6", false, "ai/ai-postgres-data")).toMatch(/PostgreSQL 16, but the data in claim ai\/ai-postgres-data was last deployed with PostgreSQL 15[\s\S]*Dump and restore[\s\S]*postgresAllowMajorUpgrade true/);
+    expect(majorChangeProblem("15", "postgres:16.6", true, "c")).toBeUndefined();
+    expect(majorChangeProblem("16", "postgres:16.6", false, "c")).toBeUndefined();
+    expect(majorChangeProblem(undefined, "postgres:17", false, "c")).toBeUndefined();
+    expect(majorChangeProblem("16", "postgres:latest", false, "c")).toBeUndefined();
+    expect(validate({}).production.postgresAllowMajorUpgrade).toBe(false);
   });
 });
 

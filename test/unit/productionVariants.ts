@@ -110,6 +110,18 @@ export function productionVariantTests(): void {
     expect([pvc.protect, pvc.retainOnDelete]).toEqual([true, true]);
   });
 
+  it("records the postgres major on the data claim, and refuses another major before registering anything", async () => {
+    expect(((byName("pr-postgres-data").inputs.metadata as Obj).annotations as Obj)["agent-platform.io/postgres-major"]).toBe("16");
+    const before = registered.length;
+    const main = (await import("../../index")).default;
+    const recorded15 = async (r: { kind: string; name: string }) =>
+      r.kind === "PersistentVolumeClaim" && r.name === "ai-2501-postgres-data" ? { annotations: { "agent-platform.io/owned-by": "organization/agent-platform/dev", "agent-platform.io/postgres-major": "15" } } : undefined;
+    const v136 = async () => ({ major: 1, minor: 36, gitVersion: "v1.36.0" });
+    await expect(main({ read: recorded15, serverVersion: v136 })).rejects.toThrow(/postgres:16" is PostgreSQL 16, but the data in claim ai-2501\/ai-2501-postgres-data was last deployed with PostgreSQL 15/);
+    await settle();
+    expect(registered.length).toBe(before);
+  });
+
   it("binds the cleanup's Role (pods list and delete) in the executor namespace to its own ServiceAccount", () => {
     const role = byName("pr-executor-cleanup-role");
     expect(role.inputs.rules).toEqual([{ apiGroups: [""], resources: ["pods"], verbs: ["list", "delete"] }]);
