@@ -1004,6 +1004,11 @@ export function validateConfig(raw: RawConfig, options: ValidateOptions = {}): V
       },
       add,
     );
+    // The sandbox's NetworkPolicies deny ingress in the engine namespace: a way in needs its
+    // controller's (or Gateway's) pods allowed to the command center.
+    if (production.exposure.kind !== "none" && sandbox !== undefined && sandbox.commandCenterIngressFrom.length === 0) {
+      add("commandCenterIngressFrom", "is required when ingressClassName or gatewayParent is set: the engine namespace denies ingress by default, so allow the ingress controller's or Gateway's namespace");
+    }
   }
 
   if (issues.length > 0 || !parsed.success || registry === undefined || licensePublicKeyPem === undefined || sandbox === undefined || executors === undefined || production === undefined) {

@@ -45,7 +45,12 @@ writeFileSync(
   file,
   readFileSync(file, "utf8")
     .replace(/^  agent-platform:publicUrl: .*$/m, `  agent-platform:publicUrl: https://${HOST}`)
-    .replace(/^config:\n/m, "config:\n  agent-platform:engineAutoscaling: {minReplicas: 2, maxReplicas: 4, cpuUtilization: 60}\n"),
+    .replace(
+      /^config:\n/m,
+      "config:\n  agent-platform:engineAutoscaling: {minReplicas: 2, maxReplicas: 4, cpuUtilization: 60}\n" +
+        // The ingress controller's namespace (none runs here): the engine namespace denies ingress otherwise.
+        '  agent-platform:commandCenterIngressFrom: [{namespaceLabels: {"kubernetes.io/metadata.name": "ingress-nginx"}}]\n',
+    ),
 );
 const cli = cliRunner(stack, env);
 
@@ -171,8 +176,10 @@ describe("production readiness on the real cluster", () => {
           kind: "Pod",
           metadata: { name, labels },
           spec: {
+            automountServiceAccountToken: false,
             securityContext: { runAsNonRoot: true, runAsUser: 1000, seccompProfile: { type: "RuntimeDefault" } },
-            containers: [{ name: "x", image: "executor:dev", securityContext: { allowPrivilegeEscalation: false, capabilities: { drop: ["ALL"] } } }],
+            // From the stack's registry: the sandbox's admission policy refuses other images.
+            containers: [{ name: "x", image: "localhost:5000/2501/executor:dev", securityContext: { allowPrivilegeEscalation: false, capabilities: { drop: ["ALL"] } } }],
           },
         });
       await kubectlOk(["apply", "-n", exNs, "-f", "-"], pod("orphan"));

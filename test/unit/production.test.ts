@@ -45,36 +45,39 @@ describe("production settings: defaults", () => {
   });
 });
 
+/** The ingress controller's namespace allowed in (the sandbox's NetworkPolicies deny ingress otherwise). */
+const WAY = { commandCenterIngressFrom: '[{"namespaceLabels":{"kubernetes.io/metadata.name":"ingress-nginx"}}]' };
+
 describe("production settings: a way in", () => {
   it("an Ingress takes host and path from publicUrl; TLS from a Secret or a cert-manager issuer", () => {
-    const p = validate({ publicUrl: "https://agents.example.com/ui", ingressClassName: "nginx", ingressTlsSecretName: "agents-tls" }).production;
+    const p = validate({ ...WAY,  publicUrl: "https://agents.example.com/ui", ingressClassName: "nginx", ingressTlsSecretName: "agents-tls" }).production;
     expect(p.exposure).toEqual({ kind: "ingress", className: "nginx", host: "agents.example.com", path: "/ui", tls: { secretName: "agents-tls" } });
-    const q = validate({ instanceName: "acme", ingressClassName: "nginx", ingressCertManagerIssuer: "letsencrypt" }).production;
+    const q = validate({ ...WAY,  instanceName: "acme", ingressClassName: "nginx", ingressCertManagerIssuer: "letsencrypt" }).production;
     expect(q.exposure).toEqual({ kind: "ingress", className: "nginx", host: "agents.example.com", path: "/", tls: { secretName: "acme-command-center-tls", clusterIssuer: "letsencrypt" } });
   });
 
   it("https without TLS, http with TLS, a different host, two ways in, two TLS sources are errors", () => {
-    expect(issues({ ingressClassName: "nginx" })).toEqual([{ key: "ingressTlsSecretName", rule: expect.stringMatching(/https URL needs TLS/) as unknown as string }]);
-    expect(keys({ publicUrl: "http://agents.example.com", ingressClassName: "nginx", ingressTlsSecretName: "t" })).toEqual(["publicUrl"]);
-    expect(keys({ ingressClassName: "nginx", ingressTlsSecretName: "t", ingressHost: "other.example.com" })).toEqual(["ingressHost"]);
-    expect(keys({ ingressClassName: "nginx", ingressTlsSecretName: "t", gatewayParent: "gw/public" })).toEqual(["gatewayParent"]);
-    expect(keys({ ingressClassName: "nginx", ingressTlsSecretName: "t", ingressCertManagerIssuer: "i" })).toEqual(["ingressCertManagerIssuer"]);
-    expect(keys({ ingressTlsSecretName: "t" })).toEqual(["ingressClassName"]);
-    expect(keys({ publicUrl: "https://10.0.0.1", ingressClassName: "nginx", ingressTlsSecretName: "t" })).toEqual(["publicUrl"]);
-    expect(keys({ publicUrl: "https://agents.example.com:8443", ingressClassName: "nginx", ingressTlsSecretName: "t" })).toEqual(["publicUrl"]);
+    expect(issues({ ...WAY,  ingressClassName: "nginx" })).toEqual([{ key: "ingressTlsSecretName", rule: expect.stringMatching(/https URL needs TLS/) as unknown as string }]);
+    expect(keys({ ...WAY,  publicUrl: "http://agents.example.com", ingressClassName: "nginx", ingressTlsSecretName: "t" })).toEqual(["publicUrl"]);
+    expect(keys({ ...WAY,  ingressClassName: "nginx", ingressTlsSecretName: "t", ingressHost: "other.example.com" })).toEqual(["ingressHost"]);
+    expect(keys({ ...WAY,  ingressClassName: "nginx", ingressTlsSecretName: "t", gatewayParent: "gw/public" })).toEqual(["gatewayParent"]);
+    expect(keys({ ...WAY,  ingressClassName: "nginx", ingressTlsSecretName: "t", ingressCertManagerIssuer: "i" })).toEqual(["ingressCertManagerIssuer"]);
+    expect(keys({ ...WAY,  ingressTlsSecretName: "t" })).toEqual(["ingressClassName"]);
+    expect(keys({ ...WAY,  publicUrl: "https://10.0.0.1", ingressClassName: "nginx", ingressTlsSecretName: "t" })).toEqual(["publicUrl"]);
+    expect(keys({ ...WAY,  publicUrl: "https://agents.example.com:8443", ingressClassName: "nginx", ingressTlsSecretName: "t" })).toEqual(["publicUrl"]);
     // The host check passes when it matches.
-    expect(validate({ ingressClassName: "nginx", ingressTlsSecretName: "t", ingressHost: "agents.example.com" }).production.exposure.kind).toBe("ingress");
+    expect(validate({ ...WAY,  ingressClassName: "nginx", ingressTlsSecretName: "t", ingressHost: "agents.example.com" }).production.exposure.kind).toBe("ingress");
   });
 
   it("an HTTPRoute attaches to <namespace>/<gateway>[/<listener>]; TLS settings belong to the Gateway", () => {
-    expect(validate({ gatewayParent: "gateway-system/public/https" }).production.exposure).toEqual({
+    expect(validate({ ...WAY,  gatewayParent: "gateway-system/public/https" }).production.exposure).toEqual({
       kind: "httpRoute",
       host: "agents.example.com",
       path: "/",
       parent: { namespace: "gateway-system", name: "public", sectionName: "https" },
     });
-    expect(keys({ gatewayParent: "gw/public", ingressTlsSecretName: "t" })).toEqual(["ingressTlsSecretName"]);
-    expect(keys({ gatewayParent: "public" })).toEqual(["gatewayParent"]);
+    expect(keys({ ...WAY,  gatewayParent: "gw/public", ingressTlsSecretName: "t" })).toEqual(["ingressTlsSecretName"]);
+    expect(keys({ ...WAY,  gatewayParent: "public" })).toEqual(["gatewayParent"]);
   });
 });
 

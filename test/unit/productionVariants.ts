@@ -24,6 +24,7 @@ const FULL = config({
   executorNamespace: "pr-ex",
   ingressClassName: "nginx",
   ingressTlsSecretName: "agents-tls",
+  commandCenterIngressFrom: '[{"namespaceLabels":{"kubernetes.io/metadata.name":"ingress-nginx"}}]',
   engineAutoscaling: '{"minReplicas":2,"maxReplicas":6}',
   commandCenterReplicas: "2",
   enginePreStopCommand: '["/app/drain"]',
@@ -33,7 +34,7 @@ const FULL = config({
   postgresBackupSchedule: "30 2 * * *",
   engineMetrics: '{"port":9464,"path":"/metrics"}',
 });
-const ROUTE = config({ instanceName: "rt", namespace: "rt", gatewayParent: "gateway-system/public", commandCenterAutoscaling: '{"minReplicas":1,"maxReplicas":3}' });
+const ROUTE = config({ instanceName: "rt", namespace: "rt", gatewayParent: "gateway-system/public", commandCenterIngressFrom: '[{"namespaceLabels":{"kubernetes.io/metadata.name":"gateway-system"}}]', commandCenterAutoscaling: '{"minReplicas":1,"maxReplicas":3}' });
 
 const of = (prefix: string) => registered.filter((r) => r.name === prefix || r.name.startsWith(`${prefix}-`));
 const k8sObjects = (prefix: string) => of(prefix).filter((r) => r.custom && r.type.startsWith("kubernetes:") && !r.type.endsWith("Patch"));
