@@ -127,8 +127,10 @@ describe("production readiness on the real cluster", () => {
   it("a second up after the autoscaler changed the replica count shows no changes, and drift finds nothing", async () => {
     // As the autoscaler would: through the scale subresource, within its range.
     await kubectlOk(["scale", `deployment/${I}-engine`, "-n", ns, "--replicas=3"]);
-    // Not asserted here: `drift` run before this `up` reports spec.replicas (its live comparison,
-    // automation/changes.ts, compares with the last deployed copy); see docs/program.md.
+    // The autoscaler's change is not drift, before the next up as after it.
+    const before = await cli(["drift"]);
+    expect(before.doc.changes, JSON.stringify(before.doc)).toEqual([]);
+    expect(before.code).toBe(0);
     const up = await cli(["up", "--yes"]);
     expect(up.code, up.log.slice(-3000)).toBe(0);
     const changed = Object.entries(up.doc.summary).filter(([k, v]) => k !== "same" && v > 0);
