@@ -7,7 +7,7 @@
  * The schedule is pure with an injected clock; clearStaleLocks and withStackRetry are the
  * wiring to the file system and to a run.
  */
-import { promises as fs } from "node:fs";
+import { promises as fs, readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import type { RunContext } from "./context";
 
@@ -148,12 +148,29 @@ export function staleLocks(holders: readonly LockHolder[], hostname: string, isA
   return holders.filter((h) => h.url.startsWith("file://") && h.host === hostname && !isAlive(h.pid));
 }
 
-export function processIsAlive(pid: number): boolean {
+export function processIsAlive(pid: number, readStat: (pid: number) => string | undefined = procStat): boolean {
   try {
     process.kill(pid, 0);
-    return true;
   } catch (err) {
     return (err as NodeJS.ErrnoException).code === "EPERM";
+  }
+  // A killed process stays a zombie until its parent reaps it (a killed CLI's parent was killed
+  // too): it still answers signal 0, but holds nothing. Linux says so in /proc/<pid>/stat.
+  return zombieState(readStat(pid)) !== "Z";
+}
+
+/** The state letter of a /proc/<pid>/stat line ("1234 (pulumi) Z 1 ..."), if it parses. */
+export function zombieState(stat: string | undefined): string | undefined {
+  if (stat === undefined) return undefined;
+  const close = stat.lastIndexOf(")");
+  return close >= 0 ? stat.slice(close + 2, close + 3) : undefined;
+}
+
+function procStat(pid: number): string | undefined {
+  try {
+    return readFileSync(`/proc/${pid}/stat`, "utf8");
+  } catch {
+    return undefined;
   }
 }
 

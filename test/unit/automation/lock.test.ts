@@ -3,9 +3,11 @@ import {
   backoffDelay,
   isConcurrentUpdateError,
   parseLockHolders,
+  processIsAlive,
   StackLockedError,
   staleLocks,
   withRetry,
+  zombieState,
   type Clock,
 } from "../../../automation/lock";
 
@@ -160,5 +162,16 @@ describe("lock errors", () => {
     expect(staleLocks([h], "runner-7", () => true)).toEqual([]);
     expect(staleLocks([h], "other-host", () => false)).toEqual([]);
     expect(staleLocks([{ ...h, url: "s3://bucket/.pulumi/locks/x.json" }], "runner-7", () => false)).toEqual([]);
+  });
+});
+
+describe("a killed process that is not yet reaped", () => {
+  it("counts as gone: a zombie holds no lock", () => {
+    expect(zombieState("4242 (pulumi) Z 1 4242 4242 0 -1")).toBe("Z");
+    expect(zombieState("4242 (pulumi (x)) S 1 4242")).toBe("S");
+    expect(zombieState(undefined)).toBeUndefined();
+    // This process is alive; the same pid read as a zombie is not.
+    expect(processIsAlive(process.pid, () => `${process.pid} (node) S 1`)).toBe(true);
+    expect(processIsAlive(process.pid, () => `${process.pid} (node) Z 1`)).toBe(false);
   });
 });
