@@ -99,6 +99,13 @@ for i in "${missing[@]}"; do
   esac
 done
 
+# Builds of the same images from other inputs go once unused for two days (another checkout
+# sharing this cache may still use a recent one).
+touch "${tar[@]}"
+for i in pause tools executor engine postgres; do
+  find "$out" -maxdepth 1 -name "$i-*.tar" -mtime +2 ! -path "${tar[$i]}" -delete
+done
+
 mkdir -p "$repo/.local"
 {
   for i in pause tools executor engine postgres; do
