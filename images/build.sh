@@ -17,7 +17,7 @@ source "$repo/toolchain/versions.env"
 cache=${AGENT_PLATFORM_CACHE:-$HOME/.cache/agent-platform}
 out="$cache/images"
 mirror=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
-imgtool="$repo/.local/bin/imgtool"
+imgtool=${IMGTOOL:-$repo/.local/bin/imgtool}
 mode=${1:-build}
 log() { printf '[images] %s\n' "$*" >&2; }
 die() { printf '[images] error: %s\n' "$*" >&2; exit 1; }
