@@ -44,7 +44,8 @@ die() { printf '[cluster %s] error: %s\n' "$name" "$*" >&2; exit 1; }
 
 components=(etcd kube-apiserver kube-controller-manager kube-scheduler kwok)
 
-# proc_alive <pid>: running (an exited child that init has not reaped yet counts as gone).
+# proc_alive <pid>: running (an exited process that init has not reaped yet counts as gone);
+# used by the real node's `down`, which stops its processes together.
 proc_alive() {
   local st
   st=$(cut -d' ' -f3 "/proc/$1/stat" 2>/dev/null) || return 1
@@ -56,7 +57,7 @@ pid_alive() {
   local f="$dir/run/$1.pid" pid
   [ -f "$f" ] || return 1
   pid=$(cat "$f")
-  proc_alive "$pid" || return 1
+  [ -d "/proc/$pid" ] || return 1
   tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q -- "$1" || return 1
 }
 
@@ -89,8 +90,8 @@ down() {
     if pid_alive "$c"; then
       pid=$(cat "$dir/run/$c.pid")
       kill "$pid" 2>/dev/null || true
-      for _ in $(seq 1 50); do proc_alive "$pid" || break; sleep 0.1; done
-      proc_alive "$pid" && kill -9 "$pid" 2>/dev/null || true
+      for _ in $(seq 1 50); do [ -d "/proc/$pid" ] || break; sleep 0.1; done
+      [ -d "/proc/$pid" ] && kill -9 "$pid" 2>/dev/null || true
       stopped=$((stopped + 1))
     fi
     rm -f "$dir/run/$c.pid"
@@ -213,6 +214,8 @@ up() {
   mkdir -p "$dir/logs" "$dir/run" "$dir/hostpath"
   rm -f "$dir"/logs/*.log
   gen_pki
+  # The real node's runtime and images get ready while the control plane starts.
+  [ "$real_nodes" = 0 ] || node_prepare "$api" "$b"
   write_kubeconfig "$dir/kubeconfig" admin "$api"
   write_kubeconfig "$dir/controller-manager.kubeconfig" controller-manager "$api"
   write_kubeconfig "$dir/scheduler.kubeconfig" scheduler "$api"
@@ -281,7 +284,7 @@ EOF
   wait_for "nodes schedulable" 60 nodes_untainted
   # The service-account controller must have made the default ServiceAccount before pods work.
   wait_for "default service account" 60 kubectl_ get serviceaccount default -n default
-  [ "$real_nodes" = 0 ] || node_up "$api" "$b"
+  [ "$real_nodes" = 0 ] || node_join
   log "up in $((SECONDS - t0)) s: API https://127.0.0.1:$api, $nodes simulated nodes, $real_nodes real node(s)"
   echo "KUBECONFIG=$dir/kubeconfig"
 }

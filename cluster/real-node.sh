@@ -348,8 +348,15 @@ EOF
 
 node_kernel_tunables=(vm.overcommit_memory vm.panic_on_oom kernel.panic kernel.panic_on_oops kernel.keys.root_maxkeys kernel.keys.root_maxbytes)
 
-node_up() { # node_up <api port> <port base>
-  local api=$1 t0=$SECONDS
+# node_up <api port> <port base>: both halves below, one after the other.
+node_up() { node_prepare "$1" "$2"; node_join; }
+
+# node_prepare <api port> <port base>: everything that does not need the API server (network,
+# containerd, registry, images); the images load in the background while the control plane
+# starts. Needs the cluster's CA (gen_pki).
+node_prepare() {
+  local api=$1
+  node_t0=$SECONDS
   node_requirements
   node_addresses "$2"
   mkdir -p "$node_dir"
@@ -374,19 +381,32 @@ node_up() { # node_up <api port> <port base>
   echo $! >"$dir/run/containerd.pid"
   node_start registry "$bin/registry" serve "$node_dir/registry/config.yml"
   wait_for containerd 30 ctr_ version
+  node_images >"$dir/logs/node-images.log" 2>&1 &
+  node_images_pid=$!
+}
+
+node_images() {
+  set -e
   # Images without a registry: the tarballs built by images/build.sh.
   local i
   for i in "$IMAGE_PAUSE_TAR" "$IMAGE_TOOLS_TAR" "$IMAGE_POSTGRES_TAR"; do
-    ctr_ images import "$i" >>"$dir/logs/containerd-import.log" 2>&1
+    ctr_ images import "$i"
   done
   # The engine stand-in and the executor go through the authenticated registry.
-  wait_for registry 30 registry_ready
+  for _ in $(seq 1 100); do registry_ready && break; sleep 0.3; done
   for i in ENGINE EXECUTOR; do
     local t="IMAGE_${i}_TAR" r="IMAGE_${i}_REF"
     nsenter --net="/run/netns/$node_ns" "$bin/imgtool" push --tar "${!t}" --to "${!r}" --username agent-platform \
-      --password-file "$node_dir/registry/password" --ca "$dir/pki/ca.crt" >/dev/null
+      --password-file "$node_dir/registry/password" --ca "$dir/pki/ca.crt"
   done
+}
 
+# node_join: the kubelet, kube-proxy and kube-router, once the API server is up.
+node_join() {
+  local t_wait=$SECONDS
+  wait "$node_images_pid" || { tail -20 "$dir/logs/node-images.log" >&2; die "loading the real node's images failed (log: $dir/logs/node-images.log)"; }
+  t_wait=$((SECONDS - t_wait))
+  local t1=$SECONDS
   node_rbac
   node_start kubelet "$bin/kubelet" --config "$node_dir/kubelet/config.yaml" --kubeconfig "$node_dir/kubelet.kubeconfig" \
     --hostname-override "$node_name" --node-ip "$node_ip" --root-dir "$node_dir/kubelet" \
@@ -401,7 +421,7 @@ node_up() { # node_up <api port> <port base>
   wait_for "the real node Ready" 90 kubectl_ wait --for=condition=Ready node "$node_name" --timeout=1s
   # As for the simulated nodes: no node lifecycle controller lifts the not-ready taint.
   kubectl_ taint nodes "$node_name" node.kubernetes.io/not-ready:NoSchedule- >/dev/null 2>&1 || true
-  log "real node $node_name ($node_ip) ready in $((SECONDS - t0)) s"
+  log "real node $node_name ($node_ip) ready: $((SECONDS - node_t0)) s since its start beside the control plane (waited $t_wait s for its images; kubelet to Ready $((SECONDS - t1)) s)"
 }
 
 node_status() {
