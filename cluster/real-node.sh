@@ -449,7 +449,9 @@ node_down() {
   # Let containerd stop and remove every pod sandbox and container it runs (clean CNI teardown).
   if node_pid_alive kubelet; then stop_pids "$(cat "$dir/run/kubelet.pid")"; stopped=$((stopped + 1)); fi
   rm -f "$dir/run/kubelet.pid"
+  local sandboxes=()
   if node_pid_alive containerd && [ -S "$node_dir/containerd/containerd.sock" ]; then
+    mapfile -t sandboxes < <(ctr_ containers ls -q 2>/dev/null)
     for t in $(ctr_ tasks ls -q 2>/dev/null); do
       timeout 10 "$bin/ctr" --address "$node_dir/containerd/containerd.sock" -n k8s.io tasks kill -s KILL "$t" >/dev/null 2>&1 || true
     done
@@ -483,7 +485,11 @@ node_down() {
     [ -d "/sys/fs/cgroup/$c/$node_cgroup" ] || continue
     find "/sys/fs/cgroup/$c/$node_cgroup" -depth -type d -exec rmdir {} \; 2>/dev/null || true
   done
+  # libcni's result cache of each pod network this node set up (the bridge and the loopback).
+  local id
+  for id in "${sandboxes[@]}"; do rm -f "/var/lib/cni/results/agent-platform-$name-$id-eth0" "/var/lib/cni/results/cni-loopback-$id-lo"; done
   rm -f /var/lib/cni/results/"agent-platform-$name"-* 2>/dev/null || true
+  rmdir /var/lib/cni/results /var/lib/cni 2>/dev/null || true
   # containerd's fixed shim socket folder: removed when nothing else uses it.
   rmdir /run/containerd/s /run/containerd 2>/dev/null || true
   if [ -s "$node_dir/sysctl.orig" ]; then
