@@ -1,9 +1,17 @@
-// The whole stack configuration, read once and validated once.
+// The whole stack configuration: every key declared once (CONFIG_KEYS), read once and validated
+// once.
+//
+// CONFIG_KEYS is the only declaration of a key: its kind, default, secrecy, description, example
+// and rule. Everything else is derived from it: the validator's schema and key list, the secret
+// and generated-secret key types, the size of each generated secret, and (by `npm run
+// gen:config`, checked in `npm test`) the `config:` block of Pulumi.yaml and the table in
+// docs/program.md.
 //
 // `validateConfig` is pure (plain strings in, a typed config or one ConfigError listing every
 // problem out) so tests cover each rule without the Pulumi runtime. `loadConfig` reads the
-// stack's config through the Pulumi SDK and hands it to `validateConfig`; secret values are read
-// only with `getSecret` and never reach the validator: it only learns whether each one is set.
+// stack's config through the Pulumi SDK and hands it to `validateConfig`; a secret's value never
+// reaches the validator: it learns whether each one is set and, for hand-set generated secrets,
+// which rule the value breaks.
 import * as crypto from "crypto";
 import * as fs from "fs";
 import * as path from "path";
@@ -11,166 +19,15 @@ import * as path from "path";
 // loadConfig requires it when it runs.
 import type * as pulumi from "@pulumi/pulumi";
 import { z } from "zod";
+import type { SecretEncoding } from "./components/secretValueProvider";
 
 export const PROJECT = "agent-platform";
-
-/** The five values the platform generates once and keeps (see components/generatedSecrets.ts). */
-export const GENERATED_SECRET_NAMES = [
-  "postgresPassword",
-  "credentialEncryptionKey",
-  "engineApiKey",
-  "authSecret",
-  "logEncryptionKey",
-] as const;
-export type GeneratedSecretName = (typeof GENERATED_SECRET_NAMES)[number];
 
 export const POD_SECURITY_LEVELS = ["privileged", "baseline", "restricted"] as const;
 export type PodSecurityLevel = (typeof POD_SECURITY_LEVELS)[number];
 
 export const REGISTRY_MODES = ["ecr", "static", "none"] as const;
 export type RegistryMode = (typeof REGISTRY_MODES)[number];
-
-type KeyKind = "string" | "integer" | "object";
-
-export interface ConfigKeySpec {
-  /** The value's kind. Pulumi.yaml declares it as `type`, except for secrets and objects (see Pulumi.yaml). */
-  kind: KeyKind;
-  secret: boolean;
-  /** The default declared in Pulumi.yaml; `undefined` = required. "" means "unset". */
-  default?: string | number | Record<string, unknown>;
-  description: string;
-  example: string;
-}
-
-const DEFAULT_RESOURCES = {
-  engine: { requests: { cpu: "250m", memory: "512Mi" }, limits: { cpu: "2", memory: "2Gi" } },
-  commandCenter: { requests: { cpu: "100m", memory: "256Mi" }, limits: { cpu: "1", memory: "1Gi" } },
-  postgres: { requests: { cpu: "250m", memory: "256Mi" }, limits: { cpu: "1", memory: "1Gi" } },
-};
-
-/**
- * Every key of the `agent-platform:` namespace. Pulumi.yaml declares exactly these (a unit test
- * checks that the two stay in step) and docs/program.md documents them.
- */
-export const CONFIG_KEYS = {
-  imageTag: { kind: "string", secret: false, description: "Image tag of the engine and command center images (required, no default).", example: "0.7.3" },
-  instanceName: { kind: "string", secret: false, default: "ai-2501", description: "Instance name: prefix of Service names and value of app.kubernetes.io/instance (DNS-1123 label, at most 40 characters).", example: "ai-2501" },
-  namespace: { kind: "string", secret: false, default: "ai-2501", description: "Namespace of the engine, command center and postgres (DNS-1123 label).", example: "ai-2501" },
-  executorNamespace: { kind: "string", secret: false, default: "", description: "Optional separate sandbox namespace for executor pods (DNS-1123 label, different from namespace). Empty: executor pods run in the engine namespace.", example: "ai-2501-executors" },
-  executorPodSecurityLevel: { kind: "string", secret: false, default: "baseline", description: "Pod Security level enforced where executor pods run (privileged, baseline or restricted); warn and audit are always restricted.", example: "baseline" },
-  publicUrl: { kind: "string", secret: false, description: "Public URL of the command center (http or https); becomes BASE_URL.", example: "https://agents.example.com" },
-  kubeContext: { kind: "string", secret: false, default: "", description: "kubeconfig context to deploy to. Empty: the current context of $KUBECONFIG.", example: "prod-eks" },
-  renderYamlToDirectory: { kind: "string", secret: false, default: "", description: "Set only by `npm run platform -- render` on its throwaway stack: the Kubernetes provider writes YAML there instead of contacting a cluster. Never set by hand.", example: "/tmp/render-x1y2" },
-  registryMode: { kind: "string", secret: false, default: "none", description: "How images are pulled: ecr (short-lived token from AWS ECR), static (server, username, password) or none (public images, no pull secret).", example: "ecr" },
-  registryServer: { kind: "string", secret: false, default: "", description: "Image registry prefix (host[/path]). ecr: derived from registryId and registryRegion when empty; static: required; none: optional.", example: "123456789012.dkr.ecr.eu-west-1.amazonaws.com" },
-  registryRegion: { kind: "string", secret: false, default: "", description: "ecr mode: AWS region of the registry.", example: "eu-west-1" },
-  registryId: { kind: "string", secret: false, default: "", description: "ecr mode: AWS account id that owns the registry (12 digits).", example: "123456789012" },
-  registryUsername: { kind: "string", secret: false, default: "", description: "static mode: registry user name.", example: "robot$agent-platform" },
-  registryPassword: { kind: "string", secret: true, default: "", description: "static mode: registry password or token (secret).", example: "pulumi config set --secret registryPassword <token>" },
-  engineImageRepository: { kind: "string", secret: false, default: "engine", description: "Repository of the engine image under registryServer.", example: "engine" },
-  commandCenterImageRepository: { kind: "string", secret: false, default: "command-center", description: "Repository of the command center image under registryServer.", example: "command-center" },
-  postgresImage: { kind: "string", secret: false, default: "postgres:16", description: "Full PostgreSQL image reference (a Debian-based image: it runs as uid/gid 999).", example: "postgres:16.6" },
-  elasticsearchUrl: { kind: "string", secret: false, default: "", description: "Elasticsearch URL (http or https). Empty: no Elasticsearch settings are passed.", example: "https://es.example.com:9200" },
-  elasticsearchUsername: { kind: "string", secret: false, default: "", description: "Elasticsearch user (required with elasticsearchUrl).", example: "agent-engine" },
-  elasticsearchPassword: { kind: "string", secret: true, default: "", description: "Elasticsearch password (secret; required with elasticsearchUrl).", example: "pulumi config set --secret elasticsearchPassword <password>" },
-  awsRegion: { kind: "string", secret: false, default: "", description: "AWS region for the engine (AWS_REGION). Empty: no AWS settings are passed.", example: "eu-west-1" },
-  awsAccessKeyId: { kind: "string", secret: false, default: "", description: "AWS access key id for the engine, also used by the ecr-mode AWS provider when set.", example: "AKIAIOSFODNN7EXAMPLE" },
-  awsSecretAccessKey: { kind: "string", secret: true, default: "", description: "AWS secret access key (secret; required with awsAccessKeyId).", example: "pulumi config set --secret awsSecretAccessKey <key>" },
-  licensePublicKey: { kind: "string", secret: false, default: "", description: "License public key as a PEM (set exactly one of licensePublicKey and licensePublicKeyFile).", example: "cat license.public.pem | pulumi config set licensePublicKey" },
-  licensePublicKeyFile: { kind: "string", secret: false, default: "", description: "Path (relative to the project) of the license public key PEM file.", example: "./license.public.pem" },
-  postgresStorageSize: { kind: "string", secret: false, default: "10Gi", description: "Size of the postgres PersistentVolumeClaim (Kubernetes quantity).", example: "20Gi" },
-  postgresStorageClass: { kind: "string", secret: false, default: "", description: "StorageClass of the postgres PVC. Empty: the cluster default.", example: "gp3" },
-  engineReplicas: { kind: "integer", secret: false, default: 1, description: "Engine replicas (1-20).", example: "2" },
-  commandCenterReplicas: { kind: "integer", secret: false, default: 1, description: "Command center replicas (1-20).", example: "2" },
-  engineResources: { kind: "object", secret: false, default: DEFAULT_RESOURCES.engine, description: "Engine container requests and limits ({requests: {cpu, memory}, limits: {cpu, memory}}).", example: 'pulumi config set --path engineResources.limits.memory 4Gi' },
-  commandCenterResources: { kind: "object", secret: false, default: DEFAULT_RESOURCES.commandCenter, description: "Command center container requests and limits.", example: 'pulumi config set --path commandCenterResources.requests.cpu 200m' },
-  postgresResources: { kind: "object", secret: false, default: DEFAULT_RESOURCES.postgres, description: "Postgres container requests and limits.", example: 'pulumi config set --path postgresResources.limits.memory 2Gi' },
-  secretRotation: { kind: "object", secret: false, default: {}, description: "Rotation keepers of the generated secrets: changing one (after `pulumi state unprotect`) regenerates that secret.", example: 'pulumi config set --path secretRotation.engineApiKey 2025-06' },
-  postgresPassword: { kind: "string", secret: true, default: "", description: "Hand-set PostgreSQL password (secret). Empty: the generated one.", example: "pulumi config set --secret postgresPassword <value>" },
-  credentialEncryptionKey: { kind: "string", secret: true, default: "", description: "Hand-set credential encryption key, 64 hex characters (secret). Empty: the generated one.", example: "pulumi config set --secret credentialEncryptionKey $(openssl rand -hex 32)" },
-  engineApiKey: { kind: "string", secret: true, default: "", description: "Hand-set engine API key (secret). Empty: the generated one.", example: "pulumi config set --secret engineApiKey <value>" },
-  authSecret: { kind: "string", secret: true, default: "", description: "Hand-set auth secret (secret). Empty: the generated one.", example: "pulumi config set --secret authSecret <value>" },
-  logEncryptionKey: { kind: "string", secret: true, default: "", description: "Hand-set log encryption key, 64 hex characters (secret). Empty: the generated one.", example: "pulumi config set --secret logEncryptionKey $(openssl rand -hex 32)" },
-} as const satisfies Record<string, ConfigKeySpec>;
-
-export type ConfigKey = keyof typeof CONFIG_KEYS;
-export const SECRET_KEYS = (Object.keys(CONFIG_KEYS) as ConfigKey[]).filter((k) => CONFIG_KEYS[k].secret);
-export type SecretKey = "registryPassword" | "elasticsearchPassword" | "awsSecretAccessKey" | GeneratedSecretName;
-export type PlainKey = Exclude<ConfigKey, SecretKey>;
-
-/** What the validator sees: plain values as strings; for secrets only whether each is set. */
-export interface RawConfig {
-  values: Partial<Record<PlainKey, string>>;
-  secretsSet: Partial<Record<SecretKey, boolean>>;
-}
-
-export interface ResourceSpec {
-  requests: { cpu: string; memory: string };
-  limits: { cpu: string; memory: string };
-}
-
-export type RegistrySettings =
-  | { mode: "ecr"; region: string; registryId?: string; server: string; host: string }
-  | { mode: "static"; server: string; host: string; username: string }
-  | { mode: "none"; server?: string };
-
-/** The validated, typed configuration without secret values (those stay Outputs, see PlatformConfig). */
-export interface ValidatedConfig {
-  imageTag: string;
-  instanceName: string;
-  namespace: string;
-  executorNamespace?: string;
-  executorPodSecurityLevel: PodSecurityLevel;
-  publicUrl: string;
-  kubeContext?: string;
-  /** Render mode (see CONFIG_KEYS.renderYamlToDirectory): write manifests, touch no cluster. */
-  renderYamlToDirectory?: string;
-  registry: RegistrySettings;
-  images: { engine: string; commandCenter: string; postgres: string };
-  elasticsearch?: { url: string; username: string };
-  aws?: { region?: string; accessKeyId?: string };
-  licensePublicKeyPem: string;
-  postgres: { storageSize: string; storageClass?: string; resources: ResourceSpec };
-  engine: { replicas: number; resources: ResourceSpec };
-  commandCenter: { replicas: number; resources: ResourceSpec };
-  secretRotation: Record<GeneratedSecretName, string>;
-  /** Which generated secrets the operator set by hand. */
-  secretOverrides: Record<GeneratedSecretName, boolean>;
-}
-
-export interface PlatformSecrets {
-  registryPassword?: pulumi.Output<string>;
-  elasticsearchPassword?: pulumi.Output<string>;
-  awsSecretAccessKey?: pulumi.Output<string>;
-  /** Hand-set values of generated secrets (only those that are set). */
-  overrides: Partial<Record<GeneratedSecretName, pulumi.Output<string>>>;
-}
-
-export interface PlatformConfig extends ValidatedConfig {
-  secrets: PlatformSecrets;
-}
-
-export interface ConfigIssue {
-  key: string;
-  /** The offending value, or "(unset)"; "(secret)" for secret keys: a secret's value is never shown. */
-  value: string;
-  rule: string;
-  example: string;
-}
-
-export class ConfigError extends Error {
-  constructor(public readonly issues: ConfigIssue[]) {
-    super(formatIssues(issues));
-    this.name = "ConfigError";
-  }
-}
-
-function formatIssues(issues: ConfigIssue[]): string {
-  const lines = issues.map(
-    (i) => `  - ${PROJECT}:${i.key} = ${i.value}: ${i.rule}. Example: ${i.example}`,
-  );
-  return `Invalid stack configuration (${issues.length} problem${issues.length === 1 ? "" : "s"}); nothing was deployed:\n${lines.join("\n")}`;
-}
 
 // ---------------------------------------------------------------------------------------------
 // Rules
@@ -222,6 +79,8 @@ function intInRange(min: number, max: number) {
     .refine((n) => n >= min && n <= max, `must be a whole number from ${min} to ${max}`);
 }
 
+const booleanString = z.enum(["true", "false"], { error: "must be true or false" }).transform((v) => v === "true");
+
 function jsonObject<T extends z.ZodType>(schema: T) {
   return z.string().transform((s, ctx) => {
     try {
@@ -233,42 +92,424 @@ function jsonObject<T extends z.ZodType>(schema: T) {
   }).pipe(schema);
 }
 
-const plainSchema = z.object({
-  imageTag: requiredString.regex(IMAGE_TAG, "must be an image tag: letters, digits, '_', '.', '-', at most 128 characters, not starting with '.' or '-'"),
-  instanceName: dnsLabel.max(40, "must be a DNS-1123 label of at most 40 characters (Service names append up to 23)"),
-  namespace: dnsLabel,
-  executorNamespace: dnsLabel.optional(),
-  executorPodSecurityLevel: z.enum(POD_SECURITY_LEVELS, { error: "must be one of privileged, baseline, restricted" }),
-  publicUrl: httpUrl("must be an absolute http:// or https:// URL", requiredString),
-  kubeContext: z.string().optional(),
-  renderYamlToDirectory: z.string().regex(/^\//, "must be an absolute directory path").optional(),
-  registryMode: z.enum(REGISTRY_MODES, { error: "must be one of ecr, static, none" }),
-  registryServer: z.string().regex(REGISTRY_SERVER, "must be a registry host with an optional port and path, without a scheme").optional(),
-  registryRegion: z.string().regex(AWS_REGION, "must be an AWS region name").optional(),
-  registryId: z.string().regex(ACCOUNT_ID, "must be a 12-digit AWS account id").optional(),
-  registryUsername: z.string().optional(),
-  engineImageRepository: z.string().regex(IMAGE_REPO, "must be an image repository path (lowercase)"),
-  commandCenterImageRepository: z.string().regex(IMAGE_REPO, "must be an image repository path (lowercase)"),
-  postgresImage: z.string().regex(IMAGE_REF, "must be an image reference"),
-  elasticsearchUrl: httpUrl("must be an absolute http:// or https:// URL").optional(),
-  elasticsearchUsername: z.string().optional(),
-  awsRegion: z.string().regex(AWS_REGION, "must be an AWS region name").optional(),
-  awsAccessKeyId: z.string().regex(/^[A-Z0-9]{16,128}$/, "must be an AWS access key id (uppercase letters and digits)").optional(),
-  licensePublicKey: z.string().optional(),
-  licensePublicKeyFile: z.string().optional(),
-  postgresStorageSize: quantity,
-  postgresStorageClass: z.string().regex(/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/, "must be a StorageClass name (DNS-1123 subdomain)").optional(),
-  engineReplicas: intInRange(1, 20),
-  commandCenterReplicas: intInRange(1, 20),
-  engineResources: jsonObject(resourceSpec),
-  commandCenterResources: jsonObject(resourceSpec),
-  postgresResources: jsonObject(resourceSpec),
-  secretRotation: jsonObject(
-    z.partialRecord(z.enum(GENERATED_SECRET_NAMES), z.string().min(1, "values must be non-empty strings"), {
-      error: `must be an object whose keys are among ${GENERATED_SECRET_NAMES.join(", ")} and whose values are rotation strings`,
-    }),
+// ---------------------------------------------------------------------------------------------
+// The declarations
+
+/** How Pulumi.yaml declares a key's value (objects and secrets get no CLI `type`: see Pulumi.yaml). */
+export type KeyKind = "string" | "integer" | "boolean" | "object";
+
+/** What every declaration has. */
+export interface KeyDeclaration {
+  kind: KeyKind;
+  secret: boolean;
+  /** The default declared in Pulumi.yaml; `undefined` = required. "" means "unset". */
+  default?: string | number | boolean | Record<string, unknown>;
+  description: string;
+  example: string;
+}
+
+interface PlainDeclaration<S extends z.ZodType> extends KeyDeclaration {
+  secret: false;
+  /** The rule, applied to the value as a string (defaults applied, "" = unset). */
+  schema: S;
+}
+
+interface SecretDeclaration extends KeyDeclaration {
+  kind: "string";
+  secret: true;
+  default: "";
+}
+
+/** A secret the platform generates once when the operator sets none (components/generatedSecrets.ts). */
+export interface GeneratedSecretDeclaration extends SecretDeclaration {
+  generated: {
+    /** Entropy in bytes. */
+    bytes: number;
+    encoding: SecretEncoding;
+    /** Suffix of the generator resource's name (`platform-secrets-<role>`): part of its URN, never change it. */
+    role: string;
+  };
+  /** The rule a hand-set value must meet; returns the broken rule or undefined. */
+  check: (value: string) => string | undefined;
+}
+
+const plain = <S extends z.ZodType>(d: Omit<PlainDeclaration<S>, "secret">): PlainDeclaration<S> => ({ ...d, secret: false });
+const secret = (d: { description: string; example: string }): SecretDeclaration => ({ ...d, kind: "string", secret: true, default: "" });
+const atLeast16 = (v: string) => (v.length < 16 ? "must be at least 16 characters" : undefined);
+const hex64 = (v: string) => (HEX64.test(v) ? undefined : "must be 64 hexadecimal characters (a 256-bit key)");
+const generated = (
+  d: { description: string; example: string },
+  generated: GeneratedSecretDeclaration["generated"],
+  check: GeneratedSecretDeclaration["check"],
+): GeneratedSecretDeclaration => ({ ...secret(d), generated, check });
+
+/**
+ * The five values the platform generates once and keeps. Size and alphabet are chosen for what
+ * the engine does with each.
+ */
+const GENERATED_SECRETS = {
+  // URL-safe, so it can go into a connection string unescaped.
+  postgresPassword: generated(
+    { description: "Hand-set PostgreSQL password (secret). Empty: the generated one.", example: "pulumi config set --secret postgresPassword <value>" },
+    { bytes: 32, encoding: "base64url", role: "postgres-password" },
+    atLeast16,
   ),
-});
+  // 256-bit keys for AES-256, as 64 hex characters.
+  credentialEncryptionKey: generated(
+    {
+      description: "Hand-set credential encryption key, 64 hex characters (secret). Empty: the generated one.",
+      example: "pulumi config set --secret credentialEncryptionKey $(openssl rand -hex 32)",
+    },
+    { bytes: 32, encoding: "hex", role: "credential-encryption-key" },
+    hex64,
+  ),
+  engineApiKey: generated(
+    { description: "Hand-set engine API key (secret). Empty: the generated one.", example: "pulumi config set --secret engineApiKey <value>" },
+    { bytes: 32, encoding: "base64url", role: "engine-api-key" },
+    atLeast16,
+  ),
+  authSecret: generated(
+    { description: "Hand-set auth secret (secret). Empty: the generated one.", example: "pulumi config set --secret authSecret <value>" },
+    { bytes: 48, encoding: "base64url", role: "auth-secret" },
+    atLeast16,
+  ),
+  logEncryptionKey: generated(
+    {
+      description: "Hand-set log encryption key, 64 hex characters (secret). Empty: the generated one.",
+      example: "pulumi config set --secret logEncryptionKey $(openssl rand -hex 32)",
+    },
+    { bytes: 32, encoding: "hex", role: "log-encryption-key" },
+    hex64,
+  ),
+};
+export type GeneratedSecretName = keyof typeof GENERATED_SECRETS;
+export const GENERATED_SECRET_NAMES = Object.keys(GENERATED_SECRETS) as GeneratedSecretName[];
+/** The generated secrets' declarations, in declaration order. */
+export const GENERATED_SECRET_DECLARATIONS: Readonly<Record<GeneratedSecretName, GeneratedSecretDeclaration>> = GENERATED_SECRETS;
+
+const resourcesKey = (component: string, defaults: ResourceSpec, example: string) =>
+  plain({
+    kind: "object",
+    default: { requests: { ...defaults.requests }, limits: { ...defaults.limits } },
+    description: `${component} container requests and limits ({requests: {cpu, memory}, limits: {cpu, memory}}).`,
+    example,
+    schema: jsonObject(resourceSpec),
+  });
+
+/** Every key of the `agent-platform:` namespace, each declared here and nowhere else. */
+export const CONFIG_KEYS = {
+  imageTag: plain({
+    kind: "string",
+    description: "Image tag of the engine and command center images (required, no default).",
+    example: "0.7.3",
+    schema: requiredString.regex(IMAGE_TAG, "must be an image tag: letters, digits, '_', '.', '-', at most 128 characters, not starting with '.' or '-'"),
+  }),
+  instanceName: plain({
+    kind: "string",
+    default: "ai-2501",
+    description: "Instance name: prefix of Service names and value of app.kubernetes.io/instance (DNS-1123 label, at most 40 characters).",
+    example: "ai-2501",
+    schema: dnsLabel.max(40, "must be a DNS-1123 label of at most 40 characters (Service names append up to 23)"),
+  }),
+  namespace: plain({
+    kind: "string",
+    default: "ai-2501",
+    description: "Namespace of the engine, command center and postgres (DNS-1123 label).",
+    example: "ai-2501",
+    schema: dnsLabel,
+  }),
+  createNamespaces: plain({
+    kind: "boolean",
+    default: true,
+    description:
+      "true: the stack creates namespace (and executorNamespace) and owns them; false: they must exist already, the stack only sets its labels on them (Pod Security included) and never deletes them.",
+    example: "false",
+    schema: booleanString,
+  }),
+  executorNamespace: plain({
+    kind: "string",
+    default: "",
+    description: "Optional separate sandbox namespace for executor pods (DNS-1123 label, different from namespace). Empty: executor pods run in the engine namespace.",
+    example: "ai-2501-executors",
+    schema: dnsLabel.optional(),
+  }),
+  executorPodSecurityLevel: plain({
+    kind: "string",
+    default: "baseline",
+    description: "Pod Security level enforced where executor pods run (privileged, baseline or restricted); warn and audit are always restricted.",
+    example: "baseline",
+    schema: z.enum(POD_SECURITY_LEVELS, { error: "must be one of privileged, baseline, restricted" }),
+  }),
+  publicUrl: plain({
+    kind: "string",
+    description: "Public URL of the command center (http or https); becomes BASE_URL.",
+    example: "https://agents.example.com",
+    schema: httpUrl("must be an absolute http:// or https:// URL", requiredString),
+  }),
+  kubeContext: plain({
+    kind: "string",
+    default: "",
+    description: "kubeconfig context to deploy to. Empty: the current context of $KUBECONFIG.",
+    example: "prod-eks",
+    schema: z.string().optional(),
+  }),
+  renderYamlToDirectory: plain({
+    kind: "string",
+    default: "",
+    description: "Set only by `npm run platform -- render` on its throwaway stack: the Kubernetes provider writes YAML there instead of contacting a cluster. Never set by hand.",
+    example: "/tmp/render-x1y2",
+    schema: z.string().regex(/^\//, "must be an absolute directory path").optional(),
+  }),
+  renderStack: plain({
+    kind: "string",
+    default: "",
+    description: "Set only by `npm run platform -- render` on its throwaway stack: the stack whose manifests are rendered (it owns the objects). Never set by hand.",
+    example: "organization/agent-platform/prod",
+    schema: z.string().regex(/^[^/\s]+\/[^/\s]+\/[^/\s]+$/, "must be <organization>/<project>/<stack>").optional(),
+  }),
+  registryMode: plain({
+    kind: "string",
+    default: "none",
+    description: "How images are pulled: ecr (short-lived token from AWS ECR), static (server, username, password) or none (public images, no pull secret).",
+    example: "ecr",
+    schema: z.enum(REGISTRY_MODES, { error: "must be one of ecr, static, none" }),
+  }),
+  registryServer: plain({
+    kind: "string",
+    default: "",
+    description: "Image registry prefix (host[/path]). ecr: derived from registryId and registryRegion when empty; static: required; none: optional.",
+    example: "123456789012.dkr.ecr.eu-west-1.amazonaws.com",
+    schema: z.string().regex(REGISTRY_SERVER, "must be a registry host with an optional port and path, without a scheme").optional(),
+  }),
+  registryRegion: plain({
+    kind: "string",
+    default: "",
+    description: "ecr mode: AWS region of the registry.",
+    example: "eu-west-1",
+    schema: z.string().regex(AWS_REGION, "must be an AWS region name").optional(),
+  }),
+  registryId: plain({
+    kind: "string",
+    default: "",
+    description: "ecr mode: AWS account id that owns the registry (12 digits).",
+    example: "123456789012",
+    schema: z.string().regex(ACCOUNT_ID, "must be a 12-digit AWS account id").optional(),
+  }),
+  registryUsername: plain({
+    kind: "string",
+    default: "",
+    description: "static mode: registry user name.",
+    example: "robot$agent-platform",
+    schema: z.string().optional(),
+  }),
+  registryPassword: secret({ description: "static mode: registry password or token (secret).", example: "pulumi config set --secret registryPassword <token>" }),
+  engineImageRepository: plain({
+    kind: "string",
+    default: "engine",
+    description: "Repository of the engine image under registryServer.",
+    example: "engine",
+    schema: z.string().regex(IMAGE_REPO, "must be an image repository path (lowercase)"),
+  }),
+  commandCenterImageRepository: plain({
+    kind: "string",
+    default: "command-center",
+    description: "Repository of the command center image under registryServer.",
+    example: "command-center",
+    schema: z.string().regex(IMAGE_REPO, "must be an image repository path (lowercase)"),
+  }),
+  postgresImage: plain({
+    kind: "string",
+    default: "postgres:16",
+    description: "Full PostgreSQL image reference (a Debian-based image: it runs as uid/gid 999).",
+    example: "postgres:16.6",
+    schema: z.string().regex(IMAGE_REF, "must be an image reference"),
+  }),
+  elasticsearchUrl: plain({
+    kind: "string",
+    default: "",
+    description: "Elasticsearch URL (http or https). Empty: no Elasticsearch settings are passed.",
+    example: "https://es.example.com:9200",
+    schema: httpUrl("must be an absolute http:// or https:// URL").optional(),
+  }),
+  elasticsearchUsername: plain({
+    kind: "string",
+    default: "",
+    description: "Elasticsearch user (required with elasticsearchUrl).",
+    example: "agent-engine",
+    schema: z.string().optional(),
+  }),
+  elasticsearchPassword: secret({
+    description: "Elasticsearch password (secret; required with elasticsearchUrl).",
+    example: "pulumi config set --secret elasticsearchPassword <password>",
+  }),
+  awsRegion: plain({
+    kind: "string",
+    default: "",
+    description: "AWS region for the engine (AWS_REGION). Empty: no AWS settings are passed.",
+    example: "eu-west-1",
+    schema: z.string().regex(AWS_REGION, "must be an AWS region name").optional(),
+  }),
+  awsAccessKeyId: plain({
+    kind: "string",
+    default: "",
+    description: "AWS access key id for the engine, also used by the ecr-mode AWS provider when set.",
+    example: "AKIAIOSFODNN7EXAMPLE",
+    schema: z.string().regex(/^[A-Z0-9]{16,128}$/, "must be an AWS access key id (uppercase letters and digits)").optional(),
+  }),
+  awsSecretAccessKey: secret({
+    description: "AWS secret access key (secret; required with awsAccessKeyId).",
+    example: "pulumi config set --secret awsSecretAccessKey <key>",
+  }),
+  licensePublicKey: plain({
+    kind: "string",
+    default: "",
+    description: "License public key as a PEM (set exactly one of licensePublicKey and licensePublicKeyFile).",
+    example: "cat license.public.pem | pulumi config set licensePublicKey",
+    schema: z.string().optional(),
+  }),
+  licensePublicKeyFile: plain({
+    kind: "string",
+    default: "",
+    description: "Path (relative to the project) of the license public key PEM file.",
+    example: "./license.public.pem",
+    schema: z.string().optional(),
+  }),
+  postgresStorageSize: plain({
+    kind: "string",
+    default: "10Gi",
+    description: "Size of the postgres PersistentVolumeClaim (Kubernetes quantity).",
+    example: "20Gi",
+    schema: quantity,
+  }),
+  postgresStorageClass: plain({
+    kind: "string",
+    default: "",
+    description: "StorageClass of the postgres PVC. Empty: the cluster default.",
+    example: "gp3",
+    schema: z.string().regex(/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/, "must be a StorageClass name (DNS-1123 subdomain)").optional(),
+  }),
+  engineReplicas: plain({ kind: "integer", default: 1, description: "Engine replicas (1-20).", example: "2", schema: intInRange(1, 20) }),
+  commandCenterReplicas: plain({ kind: "integer", default: 1, description: "Command center replicas (1-20).", example: "2", schema: intInRange(1, 20) }),
+  engineResources: resourcesKey(
+    "Engine",
+    { requests: { cpu: "250m", memory: "512Mi" }, limits: { cpu: "2", memory: "2Gi" } },
+    "pulumi config set --path engineResources.limits.memory 4Gi",
+  ),
+  commandCenterResources: resourcesKey(
+    "Command center",
+    { requests: { cpu: "100m", memory: "256Mi" }, limits: { cpu: "1", memory: "1Gi" } },
+    "pulumi config set --path commandCenterResources.requests.cpu 200m",
+  ),
+  postgresResources: resourcesKey(
+    "Postgres",
+    { requests: { cpu: "250m", memory: "256Mi" }, limits: { cpu: "1", memory: "1Gi" } },
+    "pulumi config set --path postgresResources.limits.memory 2Gi",
+  ),
+  secretRotation: plain({
+    kind: "object",
+    default: {},
+    description: "Rotation keepers of the generated secrets: changing one (after `pulumi state unprotect`) regenerates that secret.",
+    example: "pulumi config set --path secretRotation.engineApiKey 2025-06",
+    schema: jsonObject(
+      z.partialRecord(z.enum(GENERATED_SECRET_NAMES as [GeneratedSecretName, ...GeneratedSecretName[]]), z.string().min(1, "values must be non-empty strings"), {
+        error: `must be an object whose keys are among ${GENERATED_SECRET_NAMES.join(", ")} and whose values are rotation strings`,
+      }),
+    ),
+  }),
+  ...GENERATED_SECRETS,
+};
+
+type Declarations = typeof CONFIG_KEYS;
+export type ConfigKey = keyof Declarations;
+export type SecretKey = { [K in ConfigKey]: Declarations[K] extends { secret: true } ? K : never }[ConfigKey];
+export type PlainKey = Exclude<ConfigKey, SecretKey>;
+export const SECRET_KEYS = (Object.keys(CONFIG_KEYS) as ConfigKey[]).filter((k): k is SecretKey => CONFIG_KEYS[k].secret);
+const PLAIN_KEYS = (Object.keys(CONFIG_KEYS) as ConfigKey[]).filter((k): k is PlainKey => !CONFIG_KEYS[k].secret);
+const declaration = (key: string): KeyDeclaration | undefined => (CONFIG_KEYS as Record<string, KeyDeclaration>)[key];
+
+const plainSchema = z.object(
+  Object.fromEntries(PLAIN_KEYS.map((k) => [k, CONFIG_KEYS[k].schema])) as { [K in PlainKey]: Declarations[K]["schema"] },
+);
+
+export interface RawConfig {
+  values: Partial<Record<PlainKey, string>>;
+  secretsSet: Partial<Record<SecretKey, boolean>>;
+  /** Hand-set generated secrets whose value breaks its rule: the rule, never the value. */
+  secretProblems?: Partial<Record<GeneratedSecretName, string>>;
+}
+
+export interface ResourceSpec {
+  requests: { cpu: string; memory: string };
+  limits: { cpu: string; memory: string };
+}
+
+export type RegistrySettings =
+  | { mode: "ecr"; region: string; registryId?: string; server: string; host: string }
+  | { mode: "static"; server: string; host: string; username: string }
+  | { mode: "none"; server?: string };
+
+/** The validated, typed configuration without secret values (those stay Outputs, see PlatformConfig). */
+export interface ValidatedConfig {
+  imageTag: string;
+  instanceName: string;
+  namespace: string;
+  /** Where executor pods run: decided here once (the engine namespace unless executorNamespace is set). */
+  executors: { namespace: string; separate: boolean };
+  /** false: the namespaces exist already and are only labelled, never created or deleted. */
+  createNamespaces: boolean;
+  executorPodSecurityLevel: PodSecurityLevel;
+  publicUrl: string;
+  kubeContext?: string;
+  /** Render mode (see renderYamlToDirectory in CONFIG_KEYS): write manifests, touch no cluster. */
+  renderYamlToDirectory?: string;
+  /** Render mode: the rendered stack (see renderStack in CONFIG_KEYS). */
+  renderStack?: string;
+  registry: RegistrySettings;
+  images: { engine: string; commandCenter: string; postgres: string };
+  elasticsearch?: { url: string; username: string };
+  aws?: { region?: string; accessKeyId?: string };
+  licensePublicKeyPem: string;
+  postgres: { storageSize: string; storageClass?: string; resources: ResourceSpec };
+  engine: { replicas: number; resources: ResourceSpec };
+  commandCenter: { replicas: number; resources: ResourceSpec };
+  secretRotation: Record<GeneratedSecretName, string>;
+  /** Which generated secrets the operator set by hand. */
+  secretOverrides: Record<GeneratedSecretName, boolean>;
+}
+
+export interface PlatformSecrets {
+  registryPassword?: pulumi.Output<string>;
+  elasticsearchPassword?: pulumi.Output<string>;
+  awsSecretAccessKey?: pulumi.Output<string>;
+  /** Hand-set values of generated secrets (only those that are set). */
+  overrides: Partial<Record<GeneratedSecretName, pulumi.Output<string>>>;
+}
+
+export interface PlatformConfig extends ValidatedConfig {
+  secrets: PlatformSecrets;
+}
+
+export interface ConfigIssue {
+  key: string;
+  /** The offending value, or "(unset)"; "(secret)" for secret keys: a secret's value is never shown. */
+  value: string;
+  rule: string;
+  example: string;
+}
+
+export class ConfigError extends Error {
+  constructor(public readonly issues: ConfigIssue[]) {
+    super(formatIssues(issues));
+    this.name = "ConfigError";
+  }
+}
+
+function formatIssues(issues: ConfigIssue[]): string {
+  const lines = issues.map(
+    (i) => `  - ${PROJECT}:${i.key} = ${i.value}: ${i.rule}. Example: ${i.example}`,
+  );
+  return `Invalid stack configuration (${issues.length} problem${issues.length === 1 ? "" : "s"}); nothing was deployed:\n${lines.join("\n")}`;
+}
 
 export interface ValidateOptions {
   /** Reads licensePublicKeyFile; defaults to fs.readFileSync relative to `baseDir`. */
@@ -277,7 +518,9 @@ export interface ValidateOptions {
 }
 
 function display(key: string, values: Record<string, string | undefined>): string {
-  if ((CONFIG_KEYS as Record<string, ConfigKeySpec>)[key]?.secret) return "(secret)";
+  const d = declaration(key);
+  if (d === undefined) return "(not shown)"; // an unknown key may be a mistyped secret
+  if (d.secret) return "(secret)";
   const v = values[key];
   if (v === undefined) return "(unset)";
   const shown = v.length > 120 ? `${v.slice(0, 117)}...` : v;
@@ -285,26 +528,49 @@ function display(key: string, values: Record<string, string | undefined>): strin
 }
 
 function exampleFor(key: string): string {
-  const spec = (CONFIG_KEYS as Record<string, ConfigKeySpec>)[key];
-  return spec ? spec.example : "see docs/program.md";
+  return declaration(key)?.example ?? "see the configuration table in docs/program.md";
 }
 
 function defaultsApplied(values: Partial<Record<PlainKey, string>>): Record<string, string | undefined> {
   const out: Record<string, string | undefined> = {};
-  for (const key of Object.keys(CONFIG_KEYS) as ConfigKey[]) {
-    const spec: ConfigKeySpec = CONFIG_KEYS[key];
-    if (spec.secret) continue;
-    const given = values[key as PlainKey];
+  for (const key of PLAIN_KEYS) {
+    const given = values[key];
     if (given !== undefined && given !== "") {
       out[key] = given;
       continue;
     }
-    const d = spec.default;
+    const d = CONFIG_KEYS[key].default;
     if (d === undefined || d === "") out[key] = undefined;
     else out[key] = typeof d === "string" ? d : JSON.stringify(d);
   }
   return out;
 }
+
+/** Edit distance, case-insensitive: how far a mistyped key is from a known one. */
+function distance(a: string, b: string): number {
+  const x = a.toLowerCase();
+  const y = b.toLowerCase();
+  let prev = Array.from({ length: y.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= x.length; i++) {
+    const cur = [i];
+    for (let j = 1; j <= y.length; j++) cur[j] = Math.min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (x[i - 1] === y[j - 1] ? 0 : 1));
+    prev = cur;
+  }
+  return prev[y.length];
+}
+
+/** The known key nearest to a mistyped one, when it is near enough to be the likely intent. */
+export function nearestKey(unknown: string): ConfigKey | undefined {
+  let best: { key: ConfigKey; d: number } | undefined;
+  for (const key of Object.keys(CONFIG_KEYS) as ConfigKey[]) {
+    const d = distance(unknown, key);
+    if (best === undefined || d < best.d) best = { key, d };
+  }
+  return best && best.d <= Math.max(2, Math.floor(unknown.length / 3)) ? best.key : undefined;
+}
+
+/** Namespaces the cluster itself owns: never this program's, whatever the config says. */
+export const SYSTEM_NAMESPACES = ["kube-system", "kube-public", "kube-node-lease", "default"] as const;
 
 /** Validates a whole stack config; throws one ConfigError that lists every problem. */
 export function validateConfig(raw: RawConfig, options: ValidateOptions = {}): ValidatedConfig {
@@ -313,8 +579,15 @@ export function validateConfig(raw: RawConfig, options: ValidateOptions = {}): V
   const add = (key: string, rule: string) =>
     issues.push({ key, value: display(key, values), rule, example: exampleFor(key) });
 
-  const unknownKeys = Object.keys(raw.values).filter((k) => !(k in CONFIG_KEYS) || CONFIG_KEYS[k as ConfigKey].secret);
-  for (const k of unknownKeys) add(k, "is not a key this program reads (or is a secret key read as plain text)");
+  for (const k of Object.keys(raw.values)) {
+    const d = declaration(k);
+    if (d === undefined) {
+      const near = nearestKey(k);
+      add(k, `is not a key this program reads${near ? `; did you mean ${PROJECT}:${near}?` : ""} (every key is listed in docs/program.md)`);
+    } else if (d.secret) {
+      add(k, `is a secret: set it with \`pulumi config set --secret ${k} <value>\``);
+    }
+  }
 
   const parsed = plainSchema.safeParse(values);
   if (!parsed.success) {
@@ -327,6 +600,15 @@ export function validateConfig(raw: RawConfig, options: ValidateOptions = {}): V
   const set = (k: SecretKey) => raw.secretsSet[k] === true;
 
   // Cross-field rules (each reported against the key that has to change).
+  for (const key of ["namespace", "executorNamespace"] as const) {
+    const ns = values[key];
+    if (ns !== undefined && (SYSTEM_NAMESPACES as readonly string[]).includes(ns)) {
+      add(key, `must not be a namespace the cluster owns (${SYSTEM_NAMESPACES.join(", ")}): choose a namespace of this instance`);
+    }
+  }
+  for (const [name, rule] of Object.entries(raw.secretProblems ?? {})) {
+    if (rule !== undefined) add(name, `(hand-set) ${rule}`);
+  }
   if (values.executorNamespace !== undefined && values.executorNamespace === values.namespace) {
     add("executorNamespace", "must differ from namespace (leave it empty to run executor pods in the engine namespace)");
   }
@@ -403,11 +685,13 @@ export function validateConfig(raw: RawConfig, options: ValidateOptions = {}): V
     imageTag: d.imageTag,
     instanceName: d.instanceName,
     namespace: d.namespace,
-    executorNamespace: d.executorNamespace,
+    createNamespaces: d.createNamespaces,
+    executors: d.executorNamespace !== undefined ? { namespace: d.executorNamespace, separate: true } : { namespace: d.namespace, separate: false },
     executorPodSecurityLevel: d.executorPodSecurityLevel,
     publicUrl: d.publicUrl,
     kubeContext: d.kubeContext,
     renderYamlToDirectory: d.renderYamlToDirectory,
+    renderStack: d.renderStack,
     registry,
     images: {
       engine: `${prefix}${d.engineImageRepository}:${d.imageTag}`,
@@ -440,45 +724,39 @@ function checkPublicKey(pem: string, report: (rule: string) => void): string | u
   }
 }
 
-/** Checks hand-set values of generated secrets inside an apply (their values are never in the schema). */
-export function checkSecretOverride(name: GeneratedSecretName, value: string): string {
-  if ((name === "credentialEncryptionKey" || name === "logEncryptionKey") && !HEX64.test(value)) {
-    throw new ConfigError([{ key: name, value: "(secret)", rule: "must be 64 hexadecimal characters (a 256-bit key)", example: CONFIG_KEYS[name].example }]);
-  }
-  if (value.length < 16) {
-    throw new ConfigError([{ key: name, value: "(secret)", rule: "must be at least 16 characters", example: CONFIG_KEYS[name].example }]);
-  }
-  return value;
-}
-
 /**
  * Reads and validates the stack config through the Pulumi SDK. Throws ConfigError before anything
- * is registered. Secret values are read only with `getSecret`; the validator sees whether each is
- * set (`pulumi.runtime.getConfig` presence), never the value.
+ * is registered. Every key of the project's namespace is looked at, so a mistyped key is reported
+ * too. Secret values stay Outputs (`requireSecret`); the validator learns whether each is set and,
+ * for a hand-set generated secret, which rule its value breaks, never the value.
  */
 export function loadConfig(options: ValidateOptions = {}): PlatformConfig {
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const sdk: typeof import("@pulumi/pulumi") = require("@pulumi/pulumi");
   const cfg = new sdk.Config(PROJECT);
-  const values: Partial<Record<PlainKey, string>> = {};
+  const values: Record<string, string> = {};
   const secretsSet: Partial<Record<SecretKey, boolean>> = {};
-  for (const key of Object.keys(CONFIG_KEYS) as ConfigKey[]) {
-    const spec: ConfigKeySpec = CONFIG_KEYS[key];
-    if (spec.secret) {
-      const present = sdk.runtime.getConfig(`${PROJECT}:${key}`);
-      secretsSet[key as SecretKey] = present !== undefined && present !== "";
+  const secretProblems: Partial<Record<GeneratedSecretName, string>> = {};
+  const prefix = `${PROJECT}:`;
+  for (const [fullKey, value] of Object.entries(sdk.runtime.allConfig())) {
+    if (!fullKey.startsWith(prefix)) continue;
+    const key = fullKey.slice(prefix.length);
+    const d = declaration(key);
+    if (d?.secret) {
+      secretsSet[key as SecretKey] = value !== "";
+      const generatedSecret = (GENERATED_SECRET_DECLARATIONS as Record<string, GeneratedSecretDeclaration>)[key];
+      const problem = value !== "" ? generatedSecret?.check(value) : undefined;
+      if (problem !== undefined) secretProblems[key as GeneratedSecretName] = problem;
     } else {
-      const v = cfg.get(key);
-      if (v !== undefined) values[key as PlainKey] = v;
+      values[key] = value;
     }
   }
-  const validated = validateConfig({ values, secretsSet }, options);
-  const secretIfSet = (key: SecretKey): pulumi.Output<string> | undefined =>
-    secretsSet[key] ? cfg.requireSecret(key) : undefined;
+  const validated = validateConfig({ values: values as Partial<Record<PlainKey, string>>, secretsSet, secretProblems }, options);
+  const secretIfSet = (key: SecretKey): pulumi.Output<string> | undefined => (secretsSet[key] ? cfg.requireSecret(key) : undefined);
   const overrides: Partial<Record<GeneratedSecretName, pulumi.Output<string>>> = {};
   for (const name of GENERATED_SECRET_NAMES) {
     const v = secretIfSet(name);
-    if (v) overrides[name] = v.apply((s) => checkSecretOverride(name, s));
+    if (v) overrides[name] = v;
   }
   return {
     ...validated,

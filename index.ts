@@ -1,5 +1,9 @@
-// agent-platform: load and validate the stack config, build explicit providers, create the
-// platform, export what operators and CI need. Nothing else lives here.
+// agent-platform: load and validate the stack config, check that nothing this stack would create
+// belongs to someone else, build explicit providers, create the platform, return what operators
+// and CI need. Nothing else lives here.
+//
+// The program is an async function (Pulumi awaits it and exports what it returns): the ownership
+// check reads the cluster before the first resource is registered, so a refusal changes nothing.
 
 // The aws provider class alone: loading all of @pulumi/aws costs about a third of a second for a
 // program that, outside ECR mode, uses none of it.
@@ -7,6 +11,9 @@ import { Provider as AwsProvider } from "@pulumi/aws/provider";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { AgentPlatform } from "./components/agentPlatform";
+import { plannedObjects } from "./components/builders/inventory";
+import { OWNER_ANNOTATION, ownerId, ownershipProblem, ownershipReport } from "./components/builders/ownership";
+import { type ClusterReader, kubeconfigReader } from "./components/clusterReader";
 import { NodejsDynamicProvider } from "./components/nodejsDynamicProvider";
 import { ConfigError, type PlatformConfig, loadConfig } from "./config";
 
@@ -20,42 +27,91 @@ function validatedConfig(): PlatformConfig {
     throw e;
   }
 }
-const config = validatedConfig();
 
-// Default providers are disabled in the stack files: every resource uses one of these.
-// In render mode (`npm run platform -- render`, on a throwaway stack) the same provider writes
-// the manifests to a directory instead of talking to a cluster.
-const k8sProvider = new k8s.Provider(
-  "k8s",
-  config.renderYamlToDirectory
-    ? // An empty kubeconfig: the SDK would otherwise take $KUBECONFIG, which render mode refuses.
-      { renderYamlToDirectory: config.renderYamlToDirectory, kubeconfig: "" }
-    : // Empty kubeContext: the current context of $KUBECONFIG (or ~/.kube/config).
-      { context: config.kubeContext },
-);
+/** Reads every object the stack would create and refuses, all at once, those that are not ours. */
+async function checkOwnership(config: PlatformConfig, owner: string, read: ClusterReader): Promise<void> {
+  const refs = plannedObjects(config);
+  const problems: string[] = [];
+  try {
+    const live = await Promise.all(refs.map((r) => read(r)));
+    refs.forEach((r, i) => {
+      const p = ownershipProblem(r, live[i], owner, config.instanceName);
+      if (p !== undefined) problems.push(p);
+    });
+    if (!config.createNamespaces) {
+      const namespaces = [config.namespace, ...(config.executors.separate ? [config.executors.namespace] : [])];
+      const found = await Promise.all(namespaces.map((name) => read({ apiVersion: "v1", kind: "Namespace", plural: "namespaces", name })));
+      namespaces.forEach((name, i) => {
+        if (found[i] === undefined) {
+          problems.push(`Namespace ${name} does not exist, and createNamespaces is false: create it (kubectl create namespace ${name}) or set agent-platform:createNamespaces true`);
+        }
+      });
+    }
+  } catch (e) {
+    throw new pulumi.RunError(`Nothing was changed: could not check what already exists in the cluster: ${(e as Error).message}`);
+  }
+  const report = ownershipReport(problems);
+  if (report !== undefined) throw new pulumi.RunError(report);
+}
 
-const awsProvider =
-  config.registry.mode === "ecr"
-    ? new AwsProvider("ecr", {
-        region: config.registry.region,
-        // The engine's AWS credentials when set; otherwise the standard AWS credential chain.
-        accessKey: config.aws?.accessKeyId,
-        secretKey: config.aws?.accessKeyId ? config.secrets.awsSecretAccessKey : undefined,
-      })
-    : undefined;
+/** Puts the owner annotation on every Kubernetes object of the platform (not on patches of objects we do not own). */
+function markOwner(owner: string): pulumi.ResourceTransformation {
+  return ({ type, props, opts }) => {
+    if (!type.startsWith("kubernetes:") || type.endsWith("Patch")) return undefined;
+    const metadata = (props.metadata ?? {}) as Record<string, unknown>;
+    const annotations = { ...((metadata.annotations as Record<string, string> | undefined) ?? {}), [OWNER_ANNOTATION]: owner };
+    return { props: { ...props, metadata: { ...metadata, annotations } }, opts };
+  };
+}
 
-// The generated secrets are dynamic resources: they need the pulumi-nodejs provider explicitly too.
-const dynamicProvider = new NodejsDynamicProvider("dynamic");
+export = async (readCluster?: ClusterReader) => {
+  const config = validatedConfig();
+  const owner = config.renderStack ?? ownerId(pulumi.getOrganization(), pulumi.getProject(), pulumi.getStack());
+  if (!config.renderYamlToDirectory) await checkOwnership(config, owner, readCluster ?? kubeconfigReader(config.kubeContext));
 
-const platform = new AgentPlatform("platform", { config, awsProvider }, { providers: [k8sProvider, dynamicProvider] });
+  // Default providers are disabled in the stack files: every resource uses one of these.
+  // In render mode (`npm run platform -- render`, on a throwaway stack) the same provider writes
+  // the manifests to a directory instead of talking to a cluster.
+  const k8sProvider = new k8s.Provider(
+    "k8s",
+    config.renderYamlToDirectory
+      ? // An empty kubeconfig: the SDK would otherwise take $KUBECONFIG, which render mode refuses.
+        { renderYamlToDirectory: config.renderYamlToDirectory, kubeconfig: "" }
+      : // Empty kubeContext: the current context of $KUBECONFIG (or ~/.kube/config).
+        { context: config.kubeContext },
+  );
 
-export const namespace = platform.namespace;
-export const executorNamespace = platform.executorNamespace;
-export const engineServiceName = platform.engineServiceName;
-export const commandCenterServiceName = platform.commandCenterServiceName;
-export const postgresServiceName = platform.postgresServiceName;
-export const executorServiceAccount = platform.executorServiceAccountName;
-// null (not undefined) outside ECR/static modes, so the outputs exist with a clear "none".
-export const pullSecretName = platform.pullSecretName ?? null;
-export const pullSecretExpiresAt = platform.pullSecretExpiresAt.apply((t) => t ?? null);
-export const engineApiKey = pulumi.secret(platform.engineApiKey);
+  const awsProvider =
+    config.registry.mode === "ecr"
+      ? new AwsProvider("ecr", {
+          region: config.registry.region,
+          // The engine's AWS credentials when set; otherwise the standard AWS credential chain.
+          accessKey: config.aws?.accessKeyId,
+          secretKey: config.aws?.accessKeyId ? config.secrets.awsSecretAccessKey : undefined,
+        })
+      : undefined;
+
+  // The generated secrets are dynamic resources: they need the pulumi-nodejs provider explicitly too.
+  const dynamicProvider = new NodejsDynamicProvider("dynamic");
+
+  const platform = new AgentPlatform(
+    "platform",
+    { config, awsProvider },
+    { providers: [k8sProvider, dynamicProvider], transformations: [markOwner(owner)] },
+  );
+
+  return {
+    // The stack every object is marked with (render reads it to mark rendered objects the same way).
+    owner,
+    namespace: platform.namespace,
+    executorNamespace: platform.executorNamespace,
+    engineServiceName: platform.engineServiceName,
+    commandCenterServiceName: platform.commandCenterServiceName,
+    postgresServiceName: platform.postgresServiceName,
+    executorServiceAccount: platform.executorServiceAccountName,
+    // null (not undefined) outside ECR/static modes, so the outputs exist with a clear "none".
+    pullSecretName: platform.pullSecretName ?? null,
+    pullSecretExpiresAt: platform.pullSecretExpiresAt.apply((t) => t ?? null),
+    engineApiKey: pulumi.secret(platform.engineApiKey),
+  };
+};

@@ -2,7 +2,8 @@ import { defineConfig } from "vitest/config";
 
 // Two projects: `unit` (Pulumi mocks, no cluster, must stay fast) and `integration`
 // (the real Pulumi CLI through the Automation API against the real local cluster).
-// Pulumi's runtime is process-global, so every test file keeps its own isolated module graph.
+// Pulumi's runtime is process-global: the one unit file that uses it (program.test.ts) sets its
+// mocks before importing the program, and the pure unit files share one module graph for speed.
 export default defineConfig({
   test: {
     projects: [

@@ -1,13 +1,15 @@
 import type { Provider as AwsProvider } from "@pulumi/aws/provider";
 import * as pulumi from "@pulumi/pulumi";
 import type { PlatformConfig } from "../config";
-import { CommandCenter } from "./commandCenter";
-import { Engine } from "./engine";
+import { commandCenterWorkload } from "./builders/commandCenter";
+import type { Rollout } from "./builders/security";
+import { engineUrl, engineWorkload } from "./builders/engine";
 import { ExecutorAccess } from "./executorAccess";
 import { GeneratedSecrets } from "./generatedSecrets";
 import { Namespaces } from "./namespaces";
 import { Postgres } from "./postgres";
 import { RegistryPullSecret } from "./registryPullSecret";
+import { Workload } from "./workload";
 
 export interface AgentPlatformArgs {
   config: PlatformConfig;
@@ -18,7 +20,7 @@ export interface AgentPlatformArgs {
 /**
  * The whole stack: namespaces, executor RBAC, generated secrets, registry pull secret, postgres,
  * engine and command center. The Kubernetes provider comes in through `opts.providers` and is
- * inherited by every child.
+ * inherited by every child. Decisions are made here (or in config.ts) once and passed down.
  */
 export class AgentPlatform extends pulumi.ComponentResource {
   public readonly namespace: pulumi.Output<string>;
@@ -38,22 +40,16 @@ export class AgentPlatform extends pulumi.ComponentResource {
 
     const namespaces = new Namespaces(
       `${name}-namespaces`,
-      {
-        instanceName,
-        namespace: c.namespace,
-        executorNamespace: c.executorNamespace,
-        executorPodSecurityLevel: c.executorPodSecurityLevel,
-      },
+      { instanceName, namespace: c.namespace, executors: c.executors, executorPodSecurityLevel: c.executorPodSecurityLevel, create: c.createNamespaces },
       { parent: this },
     );
-    const separateExecutors = c.executorNamespace !== undefined;
 
     const pull = new RegistryPullSecret(
       `${name}-registry`,
       {
         instanceName,
         registry: c.registry,
-        namespaces: separateExecutors
+        namespaces: c.executors.separate
           ? { workloads: namespaces.namespace, executors: namespaces.executorNamespace }
           : { workloads: namespaces.namespace },
         password: c.secrets.registryPassword,
@@ -64,20 +60,14 @@ export class AgentPlatform extends pulumi.ComponentResource {
 
     const access = new ExecutorAccess(
       `${name}-executor-access`,
-      {
-        instanceName,
-        namespace: namespaces.namespace,
-        executorNamespace: separateExecutors ? namespaces.executorNamespace : undefined,
-        imagePullSecretName: pull.secretName,
-      },
+      { instanceName, namespace: namespaces.namespace, executorNamespace: namespaces.executorNamespace, imagePullSecretName: pull.secretName },
       { parent: this },
     );
 
-    const secrets = new GeneratedSecrets(
-      `${name}-secrets`,
-      { overrides: c.secrets.overrides, rotation: c.secretRotation },
-      { parent: this },
-    );
+    const secrets = new GeneratedSecrets(`${name}-secrets`, { overrides: c.secrets.overrides, rotation: c.secretRotation }, { parent: this });
+    // Render mode writes no Secret, and its throwaway stack's generated values differ per run:
+    // its checksums cover the config only, so two renders are byte-identical.
+    const rollout: Rollout = c.renderYamlToDirectory ? { kind: "config-only" } : { kind: "hmac", key: secrets.checksumKey };
 
     const postgres = new Postgres(
       `${name}-postgres`,
@@ -90,67 +80,65 @@ export class AgentPlatform extends pulumi.ComponentResource {
         storageClass: c.postgres.storageClass,
         password: secrets.values.postgresPassword,
         imagePullSecretName: pull.secretName,
-        checksumKey: secrets.checksumKey,
+        rollout,
       },
       { parent: this },
     );
 
-    const elasticsearchPassword = c.elasticsearch ? c.secrets.elasticsearchPassword : undefined;
-    const awsCredentials =
-      c.aws?.accessKeyId !== undefined && c.secrets.awsSecretAccessKey !== undefined
-        ? { awsAccessKeyId: c.aws.accessKeyId, awsSecretAccessKey: c.secrets.awsSecretAccessKey }
-        : {};
+    // Elasticsearch and AWS: the same settings and credentials for the engine and the command center.
+    const external = { elasticsearch: c.elasticsearch, aws: c.aws };
+    const externalSecrets = {
+      elasticsearchPassword: c.elasticsearch ? c.secrets.elasticsearchPassword : undefined,
+      aws:
+        c.aws?.accessKeyId !== undefined && c.secrets.awsSecretAccessKey !== undefined
+          ? { accessKeyId: c.aws.accessKeyId, secretAccessKey: c.secrets.awsSecretAccessKey }
+          : undefined,
+    };
+    const workload = { namespace: namespaces.namespace, imagePullSecretName: pull.secretName, rollout };
 
-    const engine = new Engine(
+    const engine = new Workload(
       `${name}-engine`,
       {
-        instanceName,
-        namespace: namespaces.namespace,
-        executorNamespace: c.executorNamespace,
-        image: c.images.engine,
-        replicas: c.engine.replicas,
-        resources: c.engine.resources,
-        serviceAccountName: access.serviceAccountName,
-        licensePublicKeyPem: c.licensePublicKeyPem,
-        elasticsearch: c.elasticsearch,
-        aws: c.aws,
-        secrets: {
-          postgresPassword: secrets.values.postgresPassword,
-          credentialEncryptionKey: secrets.values.credentialEncryptionKey,
-          engineApiKey: secrets.values.engineApiKey,
-          authSecret: secrets.values.authSecret,
-          logEncryptionKey: secrets.values.logEncryptionKey,
-          elasticsearchPassword,
-          ...awsCredentials,
-        },
-        imagePullSecretName: pull.secretName,
-        checksumKey: secrets.checksumKey,
+        ...workload,
+        spec: engineWorkload({
+          instance: instanceName,
+          image: c.images.engine,
+          replicas: c.engine.replicas,
+          resources: c.engine.resources,
+          serviceAccountName: access.serviceAccountName,
+          executors: c.executors,
+          licensePublicKeyPem: c.licensePublicKeyPem,
+          ...external,
+          secrets: {
+            postgresPassword: secrets.values.postgresPassword,
+            credentialEncryptionKey: secrets.values.credentialEncryptionKey,
+            engineApiKey: secrets.values.engineApiKey,
+            authSecret: secrets.values.authSecret,
+            logEncryptionKey: secrets.values.logEncryptionKey,
+            ...externalSecrets,
+          },
+        }),
       },
-      { parent: this },
+      // Formerly its own component type: the alias keeps every child's identity.
+      { parent: this, aliases: [{ type: "agent-platform:index:Engine" }] },
     );
 
-    const commandCenter = new CommandCenter(
+    const commandCenter = new Workload(
       `${name}-command-center`,
       {
-        instanceName,
-        namespace: namespaces.namespace,
-        namespaceName: c.namespace,
-        publicUrl: c.publicUrl,
-        image: c.images.commandCenter,
-        replicas: c.commandCenter.replicas,
-        resources: c.commandCenter.resources,
-        elasticsearch: c.elasticsearch,
-        aws: c.aws,
-        secrets: {
-          engineApiKey: secrets.values.engineApiKey,
-          authSecret: secrets.values.authSecret,
-          elasticsearchPassword,
-          ...awsCredentials,
-        },
-        imagePullSecretName: pull.secretName,
-        checksumKey: secrets.checksumKey,
+        ...workload,
+        spec: commandCenterWorkload({
+          instance: instanceName,
+          image: c.images.commandCenter,
+          replicas: c.commandCenter.replicas,
+          resources: c.commandCenter.resources,
+          publicUrl: c.publicUrl,
+          engineUrl: engineUrl(instanceName, c.namespace),
+          ...external,
+          secrets: { engineApiKey: secrets.values.engineApiKey, authSecret: secrets.values.authSecret, ...externalSecrets },
+        }),
       },
-      { parent: this },
+      { parent: this, aliases: [{ type: "agent-platform:index:CommandCenter" }] },
     );
 
     this.namespace = namespaces.namespace;

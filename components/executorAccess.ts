@@ -6,8 +6,8 @@ export interface ExecutorAccessArgs {
   instanceName: string;
   /** The engine's namespace: the ServiceAccount lives here. */
   namespace: pulumi.Input<string>;
-  /** Where executor pods spawn: the Role and RoleBinding live here (the engine namespace by default). */
-  executorNamespace?: pulumi.Input<string>;
+  /** Where executor pods spawn: the Role and RoleBinding live here. */
+  executorNamespace: pulumi.Input<string>;
   imagePullSecretName?: string;
 }
 
@@ -18,16 +18,15 @@ export class ExecutorAccess extends pulumi.ComponentResource {
 
   constructor(name: string, args: ExecutorAccessArgs, opts?: pulumi.ComponentResourceOptions) {
     super("agent-platform:index:ExecutorAccess", name, {}, opts);
-    const podsNamespace = args.executorNamespace ?? args.namespace;
     const sa = new k8s.core.v1.ServiceAccount(
       `${name}-service-account`,
       serviceAccountArgs(args.namespace, args.instanceName, args.imagePullSecretName),
       { parent: this },
     );
-    const role = new k8s.rbac.v1.Role(`${name}-role`, roleArgs(podsNamespace, args.instanceName), { parent: this });
+    const role = new k8s.rbac.v1.Role(`${name}-role`, roleArgs(args.executorNamespace, args.instanceName), { parent: this });
     new k8s.rbac.v1.RoleBinding(
       `${name}-role-binding`,
-      roleBindingArgs(podsNamespace, role.metadata.name, args.namespace, args.instanceName),
+      roleBindingArgs(args.executorNamespace, role.metadata.name, args.namespace, args.instanceName),
       { parent: this, dependsOn: [sa] },
     );
     this.serviceAccountName = sa.metadata.name;

@@ -1,5 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
-import type { GeneratedSecretName } from "../config";
+import { GENERATED_SECRET_DECLARATIONS, GENERATED_SECRET_NAMES, type GeneratedSecretName } from "../config";
 import { secretValueProvider, type SecretEncoding } from "./secretValueProvider";
 
 export interface GeneratedSecretValueArgs {
@@ -25,17 +25,6 @@ export class GeneratedSecretValue extends pulumi.dynamic.Resource {
   }
 }
 
-/** Size and alphabet of each value, chosen for what the engine does with it. */
-export const SECRET_SHAPES: Record<GeneratedSecretName, { bytes: number; encoding: SecretEncoding; role: string }> = {
-  // URL-safe, so it can go into a connection string unescaped.
-  postgresPassword: { bytes: 32, encoding: "base64url", role: "postgres-password" },
-  // 256-bit keys for AES-256, as 64 hex characters.
-  credentialEncryptionKey: { bytes: 32, encoding: "hex", role: "credential-encryption-key" },
-  engineApiKey: { bytes: 32, encoding: "base64url", role: "engine-api-key" },
-  authSecret: { bytes: 48, encoding: "base64url", role: "auth-secret" },
-  logEncryptionKey: { bytes: 32, encoding: "hex", role: "log-encryption-key" },
-};
-
 export interface GeneratedSecretsArgs {
   /** Hand-set values from stack config; each one wins over its generated value. */
   overrides: Partial<Record<GeneratedSecretName, pulumi.Input<string>>>;
@@ -57,22 +46,21 @@ export class GeneratedSecrets extends pulumi.ComponentResource {
 
   constructor(name: string, args: GeneratedSecretsArgs, opts?: pulumi.ComponentResourceOptions) {
     super("agent-platform:index:GeneratedSecrets", name, {}, opts);
+    const generated = {} as Record<GeneratedSecretName, GeneratedSecretValue>;
     const values = {} as Record<GeneratedSecretName, pulumi.Output<string>>;
-    let checksumKey: pulumi.Output<string> | undefined;
-    for (const key of Object.keys(SECRET_SHAPES) as GeneratedSecretName[]) {
-      const shape = SECRET_SHAPES[key];
-      const generated = new GeneratedSecretValue(
-        `${name}-${shape.role}`,
-        { bytes: shape.bytes, encoding: shape.encoding, rotation: args.rotation[key] },
+    for (const key of GENERATED_SECRET_NAMES) {
+      const { bytes, encoding, role } = GENERATED_SECRET_DECLARATIONS[key].generated;
+      generated[key] = new GeneratedSecretValue(
+        `${name}-${role}`,
+        { bytes, encoding, rotation: args.rotation[key] },
         // protect: losing the credential encryption key loses every stored credential.
         { parent: this, protect: true },
       );
-      if (key === "authSecret") checksumKey = pulumi.secret(generated.value);
       const override = args.overrides[key];
-      values[key] = pulumi.secret(override !== undefined ? pulumi.output(override) : generated.value);
+      values[key] = pulumi.secret(override !== undefined ? pulumi.output(override) : generated[key].value);
     }
     this.values = values;
-    this.checksumKey = checksumKey!;
+    this.checksumKey = pulumi.secret(generated.authSecret.value);
     this.registerOutputs({});
   }
 }

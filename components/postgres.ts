@@ -9,7 +9,7 @@ import {
   postgresServiceArgs,
 } from "./builders/postgres";
 import { toSecretData } from "./builders/registry";
-import { configChecksum } from "./builders/security";
+import { rolloutChecksum, type Rollout } from "./builders/security";
 
 export interface PostgresArgs {
   instanceName: string;
@@ -20,8 +20,8 @@ export interface PostgresArgs {
   storageClass?: string;
   password: pulumi.Input<string>;
   imagePullSecretName?: string;
-  /** Key of the rollout-checksum HMAC (GeneratedSecrets.checksumKey). */
-  checksumKey: pulumi.Input<string>;
+  /** How the pod template's checksum is computed (components/builders/security.ts). */
+  rollout: Rollout;
 }
 
 /** PostgreSQL for the engine: Secret, PVC (protected, kept on delete), Deployment (Recreate), Service. */
@@ -37,14 +37,15 @@ export class Postgres extends pulumi.ComponentResource {
       { parent: this },
     );
     // The data outlives the stack: neither `destroy` nor a replacement may delete it.
+    // ignoreChanges on the name: a stack deployed before names were stable keeps its
+    // random-suffixed claim (a claim cannot be renamed; a new name would be a new, empty volume).
+    // New stacks get `<instance>-postgres-data`, which a later deploy finds again after `destroy`.
     const pvc = new k8s.core.v1.PersistentVolumeClaim(
       `${name}-data`,
       postgresPvcArgs(args.namespace, args.instanceName, args.storageSize, args.storageClass),
-      { parent: this, protect: true, retainOnDelete: true },
+      { parent: this, protect: true, retainOnDelete: true, ignoreChanges: ["metadata.name"] },
     );
-    const checksum = pulumi.unsecret(
-      pulumi.all([password, args.checksumKey]).apply(([p, key]) => configChecksum({ secret: postgresSecretData(p) }, key)),
-    );
+    const checksum = rolloutChecksum(args.rollout, {}, password.apply((p) => ({ secret: postgresSecretData(p) })));
     new k8s.apps.v1.Deployment(
       `${name}-deployment`,
       postgresDeploymentArgs({
@@ -57,7 +58,8 @@ export class Postgres extends pulumi.ComponentResource {
         checksum,
         imagePullSecretName: args.imagePullSecretName,
       }),
-      { parent: this },
+      // A replacement must stop the old pod first: it holds the ReadWriteOnce volume the new one needs.
+      { parent: this, deleteBeforeReplace: true },
     );
     const service = new k8s.core.v1.Service(`${name}-service`, postgresServiceArgs(args.namespace, args.instanceName), { parent: this });
     this.serviceName = service.metadata.name;

@@ -4,7 +4,7 @@ import { getAuthorizationTokenOutput } from "@pulumi/aws/ecr/getAuthorizationTok
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import type { RegistrySettings } from "../config";
-import { dockerConfigJson, parseEcrAuthorizationToken, pullSecretArgs, toSecretData } from "./builders/registry";
+import { dockerConfigJson, parseEcrAuthorizationToken, pullSecretArgs, pullSecretName, toSecretData } from "./builders/registry";
 
 export interface RegistryPullSecretArgs {
   instanceName: string;
@@ -16,8 +16,6 @@ export interface RegistryPullSecretArgs {
   /** ecr mode: the explicit AWS provider the token is requested through. */
   awsProvider?: AwsProvider;
 }
-
-export const pullSecretName = (instance: string) => `${instance}-registry`;
 
 /**
  * A `kubernetes.io/dockerconfigjson` Secret, one copy per namespace. ecr: a fresh token from

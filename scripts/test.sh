@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# `npm test`: type check, unit tests (Pulumi mocks), then integration tests (the real Pulumi
+# `npm test`: type check, generated-file check, unit tests (Pulumi mocks), then integration tests (the real Pulumi
 # CLI and a real local cluster that the integration suite starts and stops itself).
 # Any failure fails the run.
 set -uo pipefail
@@ -14,6 +14,7 @@ step() {
   if "$@"; then printf '==> ok (%d s)\n' $((SECONDS - t0)); else printf '==> FAILED (%d s)\n' $((SECONDS - t0)); rc=1; fi
 }
 step "type check (tsc --noEmit)" npx --no-install tsc --noEmit -p .
+step "generated files match config.ts (npm run gen:config -- --check)" npx --no-install tsx scripts/gen-config.ts --check
 step "unit tests" npx --no-install vitest run --project unit
 step "integration tests" bash scripts/with-env.sh npx --no-install vitest run --project integration
 exit $rc

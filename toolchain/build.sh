@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Builds the real parts this project runs on (Pulumi CLI, its Node.js language host, the
-# Kubernetes provider, a Kubernetes control plane and KWOK; for the real node containerd,
-# kube-proxy, kube-router, a registry and the project's image tool) from Go modules, caches each
-# binary by version outside the repo, and links them into .local/bin. Then images/build.sh
-# builds the real node's images (cached by a hash of their inputs).
+# Kubernetes provider, a Kubernetes control plane and KWOK, the cyclonus NetworkPolicy evaluator
+# the tests use; for the real node containerd, kube-proxy, kube-router, a registry and the
+# project's image tool) from Go modules, caches each binary by version outside the repo, and
+# links them into .local/bin. Then images/build.sh builds the real node's images (cached by a
+# hash of their inputs).
 #
 #   toolchain/build.sh            build what is missing (a warm run builds nothing)
 #   toolchain/build.sh --check    exit 1 if anything is missing, build nothing
@@ -17,6 +18,13 @@ source "$repo/toolchain/versions.env"
 cache=${AGENT_PLATFORM_CACHE:-$HOME/.cache/agent-platform}
 bindir="$repo/.local/bin"
 mkdir -p "$cache/bin" "$cache/build" "$bindir"
+# One build at a time per cache: two checkouts building at once would wipe each other's build
+# folders. A second run waits here, then finds the binaries built and builds nothing.
+exec 9>"$cache/.build.lock"
+if ! flock -n 9; then
+  printf '[toolchain] another build is using %s; waiting for it\n' "$cache" >&2
+  flock 9
+fi
 
 export GOFLAGS="-mod=mod -buildvcs=false -trimpath"
 export GOTOOLCHAIN=local
@@ -30,7 +38,7 @@ mode=${1:-build}
 log() { printf '[toolchain] %s\n' "$*" >&2; }
 die() { printf '[toolchain] error: %s\n' "$*" >&2; exit 1; }
 
-command -v go >/dev/null || die "go is not on PATH; install Go 1.24 or newer (apt-get install golang or https://go.dev/dl)"
+command -v go >/dev/null || die "go is not on PATH; install Go 1.26 or newer (https://go.dev/dl; Debian's golang package is older)"
 
 # The language host is our own source: its cache key includes a hash of that source.
 langhost_hash=$(cat "$repo"/toolchain/langhost/*.go "$repo"/toolchain/langhost/go.mod | sha256sum | cut -c1-12)
@@ -48,6 +56,7 @@ declare -A key=(
   [kubelet]="$KUBERNETES_VERSION"
   [etcd]="$ETCD_VERSION"
   [kwok]="$KWOK_VERSION"
+  [cyclonus]="$CYCLONUS_VERSION"
   [kube-proxy]="$KUBERNETES_VERSION"
   [containerd]="$CONTAINERD_VERSION"
   [containerd-shim-runc-v2]="$CONTAINERD_VERSION"
@@ -222,6 +231,16 @@ build_kwok() {
   install_bin kwok kwok
 }
 
+build_cyclonus() {
+  local dir; dir=$(wrapper "cyclonus-$CYCLONUS_VERSION" local/cyclonus-build)
+  cd "$dir"
+  go mod edit -go=1.24 -require="github.com/mattfenwick/cyclonus@v$CYCLONUS_VERSION"
+  printf '//go:build tools\n\npackage tools\n\nimport _ "github.com/mattfenwick/cyclonus/cmd/cyclonus"\n' > tools.go
+  go mod tidy -e >/dev/null 2>&1 || true
+  go build -ldflags "-s -w -X github.com/mattfenwick/cyclonus/pkg/cli.version=v$CYCLONUS_VERSION" -o cyclonus github.com/mattfenwick/cyclonus/cmd/cyclonus
+  install_bin cyclonus cyclonus
+}
+
 build_pulumi() {
   local dir; dir=$(wrapper "pulumi-$PULUMI_VERSION" local/pulumi-build)
   cd "$dir"
@@ -267,7 +286,7 @@ declare -A builder=(
   [pulumi-resource-kubernetes]=build_kubernetes_provider
   [kube-apiserver]=build_kubernetes [kube-controller-manager]=build_kubernetes
   [kube-scheduler]=build_kubernetes [kubectl]=build_kubernetes [kubelet]=build_kubernetes
-  [etcd]=build_etcd [kwok]=build_kwok
+  [etcd]=build_etcd [kwok]=build_kwok [cyclonus]=build_cyclonus
   [kube-proxy]=build_kube_proxy [containerd]=build_containerd [containerd-shim-runc-v2]=build_containerd
   [ctr]=build_containerd [kube-router]=build_kube_router [registry]=build_registry [imgtool]=build_imgtool
 )

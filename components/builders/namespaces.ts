@@ -17,16 +17,12 @@ export function podSecurityLabels(enforce: PodSecurityLevel): Record<string, str
   };
 }
 
-export function namespaceArgs(
-  name: string,
-  role: "workloads" | "executors",
-  enforce: PodSecurityLevel,
-  instance: string,
-): k8s.core.v1.NamespaceArgs {
-  return {
-    metadata: {
-      name,
-      labels: { ...standardLabels("agent-platform", role, instance), ...podSecurityLabels(enforce) },
-    },
-  };
+export type NamespaceRole = "workloads" | "executors";
+
+export function namespaceLabels(role: NamespaceRole, enforce: PodSecurityLevel, instance: string): Record<string, string> {
+  return { ...standardLabels("agent-platform", role, instance), ...podSecurityLabels(enforce) };
+}
+
+export function namespaceArgs(name: string, role: NamespaceRole, enforce: PodSecurityLevel, instance: string): k8s.core.v1.NamespaceArgs {
+  return { metadata: { name, labels: namespaceLabels(role, enforce, instance) } };
 }

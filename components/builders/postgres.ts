@@ -18,7 +18,11 @@ const COMPONENT = "database";
 
 export const postgresLabels = (instance: string) => standardLabels(APP, COMPONENT, instance);
 export const postgresSelector = (instance: string) => selectorLabels(APP, COMPONENT, instance);
-export const postgresServiceName = (instance: string) => `${instance}-postgres`;
+/** `<instance>-postgres`: the name of the postgres Secret, Deployment and Service. */
+export const postgresName = (instance: string) => `${instance}-postgres`;
+export const postgresServiceName = postgresName;
+/** The claim of the data volume. A stack deployed before names were stable keeps its old claim (components/postgres.ts). */
+export const postgresClaimName = (instance: string) => `${instance}-postgres-data`;
 
 export function postgresSecretData(password: string): Record<string, string> {
   return { POSTGRES_PASSWORD: password };
@@ -29,7 +33,7 @@ export function postgresSecretArgs(
   instance: string,
   data: k8s.types.input.core.v1.Secret["data"],
 ): k8s.core.v1.SecretArgs {
-  return { metadata: { namespace, labels: postgresLabels(instance) }, type: "Opaque", data };
+  return { metadata: { name: postgresName(instance), namespace, labels: postgresLabels(instance) }, type: "Opaque", data };
 }
 
 export function postgresPvcArgs(
@@ -39,7 +43,7 @@ export function postgresPvcArgs(
   storageClass: string | undefined,
 ): k8s.core.v1.PersistentVolumeClaimArgs {
   return {
-    metadata: { namespace, labels: postgresLabels(instance) },
+    metadata: { name: postgresClaimName(instance), namespace, labels: postgresLabels(instance) },
     spec: {
       accessModes: ["ReadWriteOnce"],
       storageClassName: storageClass,
@@ -62,7 +66,7 @@ export interface PostgresDeploymentArgs {
 export function postgresDeploymentArgs(a: PostgresDeploymentArgs): k8s.apps.v1.DeploymentArgs {
   const selector = postgresSelector(a.instance);
   return {
-    metadata: { namespace: a.namespace, labels: postgresLabels(a.instance) },
+    metadata: { name: postgresName(a.instance), namespace: a.namespace, labels: postgresLabels(a.instance) },
     spec: {
       replicas: 1,
       // A ReadWriteOnce volume cannot be attached to an old and a new pod at once.
@@ -117,5 +121,5 @@ export function postgresDeploymentArgs(a: PostgresDeploymentArgs): k8s.apps.v1.D
 }
 
 export function postgresServiceArgs(namespace: pulumi.Input<string>, instance: string): k8s.core.v1.ServiceArgs {
-  return clusterIpService(postgresServiceName(instance), namespace, postgresLabels(instance), postgresSelector(instance), POSTGRES_PORT, "postgres");
+  return clusterIpService(postgresName(instance), namespace, postgresLabels(instance), postgresSelector(instance), POSTGRES_PORT, "postgres");
 }

@@ -2,10 +2,15 @@ import type * as k8s from "@pulumi/kubernetes";
 import type * as pulumi from "@pulumi/pulumi";
 import { standardLabels } from "./labels";
 
-export const EXECUTOR_SERVICE_ACCOUNT = "engine-executor";
+/**
+ * `<instance>-engine-executor`: the ServiceAccount the engine runs as (the engine's installer
+ * calls it `engine-executor`; the instance prefix lets two instances share a namespace), and the
+ * name of its Role and RoleBinding.
+ */
+export const executorAccountName = (instance: string) => `${instance}-engine-executor`;
 
 /**
- * Exactly what the engine's Kubernetes executor backend needs (sources/000: "Required access"):
+ * Exactly what the engine's Kubernetes executor backend needs (the engine's documentation, "Required access"):
  * no wildcards, no other resources.
  */
 export const EXECUTOR_RULES: ReadonlyArray<{ apiGroups: string[]; resources: string[]; verbs: string[] }> = [
@@ -19,8 +24,8 @@ const labels = (instance: string) => standardLabels("engine-executor", "executor
 
 export function serviceAccountArgs(namespace: pulumi.Input<string>, instance: string, pullSecretName?: string): k8s.core.v1.ServiceAccountArgs {
   return {
-    metadata: { name: EXECUTOR_SERVICE_ACCOUNT, namespace, labels: labels(instance) },
-    // The engine talks to the API with this account's token (sources/000), so it stays mounted.
+    metadata: { name: executorAccountName(instance), namespace, labels: labels(instance) },
+    // The engine talks to the API with this account's token (the engine's documentation), so it stays mounted.
     automountServiceAccountToken: true,
     imagePullSecrets: pullSecretName ? [{ name: pullSecretName }] : undefined,
   };
@@ -28,7 +33,7 @@ export function serviceAccountArgs(namespace: pulumi.Input<string>, instance: st
 
 export function roleArgs(namespace: pulumi.Input<string>, instance: string): k8s.rbac.v1.RoleArgs {
   return {
-    metadata: { namespace, labels: labels(instance) },
+    metadata: { name: executorAccountName(instance), namespace, labels: labels(instance) },
     rules: EXECUTOR_RULES.map((r) => ({ apiGroups: [...r.apiGroups], resources: [...r.resources], verbs: [...r.verbs] })),
   };
 }
@@ -40,8 +45,8 @@ export function roleBindingArgs(
   instance: string,
 ): k8s.rbac.v1.RoleBindingArgs {
   return {
-    metadata: { namespace: roleNamespace, labels: labels(instance) },
+    metadata: { name: executorAccountName(instance), namespace: roleNamespace, labels: labels(instance) },
     roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "Role", name: roleName },
-    subjects: [{ kind: "ServiceAccount", name: EXECUTOR_SERVICE_ACCOUNT, namespace: serviceAccountNamespace }],
+    subjects: [{ kind: "ServiceAccount", name: executorAccountName(instance), namespace: serviceAccountNamespace }],
   };
 }

@@ -1,6 +1,9 @@
 import type * as k8s from "@pulumi/kubernetes";
 import { standardLabels } from "./labels";
 
+/** `<instance>-registry`: the pull secret, one copy in every namespace whose pods pull. */
+export const pullSecretName = (instance: string) => `${instance}-registry`;
+
 export interface RegistryCredentials {
   username: string;
   password: string;

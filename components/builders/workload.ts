@@ -1,6 +1,8 @@
 import type * as k8s from "@pulumi/kubernetes";
 import type * as pulumi from "@pulumi/pulumi";
 import type { ResourceSpec } from "../../config";
+import { selectorLabels, standardLabels } from "./labels";
+import { CHECKSUM_ANNOTATION, containerSecurityContext, hardenedPodBase } from "./security";
 
 type EnvVar = k8s.types.input.core.v1.EnvVar;
 
@@ -37,17 +39,144 @@ export function clusterIpService(
 }
 
 export function configMapArgs(
+  name: string,
   namespace: pulumi.Input<string>,
   labels: Record<string, string>,
   data: Record<string, string>,
 ): k8s.core.v1.ConfigMapArgs {
-  return { metadata: { namespace, labels }, data };
+  return { metadata: { name, namespace, labels }, data };
 }
 
 export function opaqueSecretArgs(
+  name: string,
   namespace: pulumi.Input<string>,
   labels: Record<string, string>,
   data: k8s.types.input.core.v1.Secret["data"],
 ): k8s.core.v1.SecretArgs {
-  return { metadata: { namespace, labels }, type: "Opaque", data };
+  return { metadata: { name, namespace, labels }, type: "Opaque", data };
+}
+
+/** Elasticsearch and AWS settings, read the same way by the engine and the command center. */
+export interface ExternalServices {
+  elasticsearch?: { url: string; username: string };
+  aws?: { region?: string };
+}
+
+/** The secret halves of ExternalServices, present only when configured. */
+export interface ExternalServiceSecrets {
+  elasticsearchPassword?: pulumi.Input<string>;
+  aws?: { accessKeyId: pulumi.Input<string>; secretAccessKey: pulumi.Input<string> };
+}
+
+export function externalServiceConfig(s: ExternalServices): Record<string, string> {
+  const config: Record<string, string> = {};
+  if (s.elasticsearch) {
+    config.ELASTICSEARCH_URL = s.elasticsearch.url;
+    config.ELASTICSEARCH_USERNAME = s.elasticsearch.username;
+  }
+  if (s.aws?.region) config.AWS_REGION = s.aws.region;
+  return config;
+}
+
+export function externalServiceSecretEnv(v: ExternalServiceSecrets): Record<string, pulumi.Input<string>> {
+  return {
+    ...(v.elasticsearchPassword !== undefined ? { ELASTICSEARCH_PASSWORD: v.elasticsearchPassword } : {}),
+    ...(v.aws ? { AWS_ACCESS_KEY_ID: v.aws.accessKeyId, AWS_SECRET_ACCESS_KEY: v.aws.secretAccessKey } : {}),
+  };
+}
+
+/**
+ * A stateless HTTP workload we own (the engine, the command center): what it is, what it reads.
+ * The Workload component turns it into a ConfigMap, a Secret, an optional Secret of files, a
+ * Deployment and a Service; the builders below turn it into their specs.
+ */
+export interface WorkloadSpec {
+  /** app.kubernetes.io/name and /component; the component also names the container and the Service (`<instance>-<component>`). */
+  app: string;
+  component: string;
+  instance: string;
+  image: string;
+  replicas: number;
+  resources: ResourceSpec;
+  port: number;
+  uid: number;
+  /** Set only for a workload that talks to the API server: it then runs as this ServiceAccount with its token mounted. */
+  serviceAccountName?: pulumi.Input<string>;
+  /** Env the platform fixes (not settings): literal values or Downward API, never secrets. */
+  fixedEnv?: EnvVar[];
+  /** Non-secret settings: the ConfigMap, one env var per key. */
+  config: Record<string, string>;
+  /** Secret settings: the Secret, one env var per key (secretKeyRef). The keys are known before any value is. */
+  secretEnv: Record<string, pulumi.Input<string>>;
+  /** Files from a second Secret, mounted read-only (the engine's license key). */
+  files?: { volume: string; mountPath: string; data: Record<string, string> };
+}
+
+export const workloadLabels = (w: Pick<WorkloadSpec, "app" | "component" | "instance">) => standardLabels(w.app, w.component, w.instance);
+export const workloadSelector = (w: Pick<WorkloadSpec, "app" | "component" | "instance">) => selectorLabels(w.app, w.component, w.instance);
+/** `<instance>-<component>`: the name of the workload's ConfigMap, Secret, Deployment and Service. */
+export const workloadName = (w: Pick<WorkloadSpec, "component" | "instance">) => `${w.instance}-${w.component}`;
+/** The Secret of files: `<instance>-<component>-<volume>`. */
+export const workloadFilesName = (w: Pick<WorkloadSpec, "component" | "instance">, volume: string) => `${workloadName(w)}-${volume}`;
+
+/** What the Deployment refers to once the objects it reads exist. */
+export interface WorkloadRefs {
+  namespace: pulumi.Input<string>;
+  configMapName: pulumi.Input<string>;
+  secretName: pulumi.Input<string>;
+  filesSecretName?: pulumi.Input<string>;
+  /** Rollout checksum of the ConfigMap, Secret and files (configChecksum). */
+  checksum: pulumi.Input<string>;
+  imagePullSecretName?: string;
+}
+
+export function workloadDeploymentArgs(w: WorkloadSpec, r: WorkloadRefs): k8s.apps.v1.DeploymentArgs {
+  const labels = workloadLabels(w);
+  const files = w.files && r.filesSecretName !== undefined ? { ...w.files, secretName: r.filesSecretName } : undefined;
+  return {
+    metadata: { name: workloadName(w), namespace: r.namespace, labels },
+    spec: {
+      replicas: w.replicas,
+      selector: { matchLabels: workloadSelector(w) },
+      strategy: { type: "RollingUpdate", rollingUpdate: { maxUnavailable: 0, maxSurge: 1 } },
+      template: {
+        metadata: { labels, annotations: { [CHECKSUM_ANNOTATION]: r.checksum } },
+        spec: {
+          ...(w.serviceAccountName !== undefined ? { serviceAccountName: w.serviceAccountName } : {}),
+          ...hardenedPodBase({ uid: w.uid, mountApiToken: w.serviceAccountName !== undefined, imagePullSecretName: r.imagePullSecretName }),
+          containers: [
+            {
+              name: w.component,
+              image: w.image,
+              ports: [{ name: "http", containerPort: w.port, protocol: "TCP" }],
+              env: [
+                ...(w.fixedEnv ?? []),
+                ...envFromConfigMap(r.configMapName, Object.keys(w.config)),
+                ...envFromSecret(r.secretName, Object.keys(w.secretEnv)),
+              ],
+              securityContext: containerSecurityContext(w.uid, w.uid),
+              resources: resources(w.resources),
+              // TCP probes: they assume nothing about the application's HTTP routes.
+              readinessProbe: { tcpSocket: { port: "http" }, initialDelaySeconds: 5, periodSeconds: 10 },
+              livenessProbe: { tcpSocket: { port: "http" }, initialDelaySeconds: 30, periodSeconds: 20, failureThreshold: 6 },
+              volumeMounts: [
+                { name: "tmp", mountPath: "/tmp" },
+                ...(files ? [{ name: files.volume, mountPath: files.mountPath, readOnly: true }] : []),
+              ],
+            },
+          ],
+          volumes: [
+            { name: "tmp", emptyDir: {} },
+            ...(files
+              ? [{ name: files.volume, secret: { secretName: files.secretName, items: Object.keys(files.data).map((f) => ({ key: f, path: f })) } }]
+              : []),
+          ],
+        },
+      },
+    },
+  };
+}
+
+export function workloadServiceArgs(w: WorkloadSpec, namespace: pulumi.Input<string>): k8s.core.v1.ServiceArgs {
+  return clusterIpService(workloadName(w), namespace, workloadLabels(w), workloadSelector(w), w.port, "http");
 }

@@ -1,7 +1,7 @@
 // Shared helpers for integration tests: the real kubectl against the test cluster, throwaway
 // Pulumi stacks on a temporary file backend, and polling.
 import { execFile } from "node:child_process";
-import { mkdtempSync, rmSync, readFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { inject } from "vitest";
@@ -92,3 +92,65 @@ export function uniqueName(prefix: string): string {
   return `${prefix}-${Date.now().toString(36)}-${Math.floor(Math.random() * 1e6).toString(36)}`;
 }
 
+
+/** The JSON document every `npm run platform -- <command> --json` prints (the fields tests read). */
+export interface CliDoc {
+  status: string;
+  exitCode: number;
+  summary: Record<string, number>;
+  changes: { urn: string; type: string; name: string; op: string; fields: string[] }[];
+  excluded: unknown[];
+  notes: string[];
+  error?: string;
+  outputs?: Record<string, { value: unknown; secret: boolean }>;
+  drift?: unknown;
+}
+
+export interface CliResult {
+  code: number;
+  doc: CliDoc;
+  /** Everything the command printed besides the document (progress, errors). */
+  log: string;
+}
+
+/**
+ * Runs the CI command line in-process for one stack, as a pipeline would (`--json`, no lock
+ * retries unless the step asks for them): `const cli = cliRunner(stack, () => env); await cli(["up", "--yes"])`.
+ */
+export function cliRunner(
+  stack: string,
+  env: () => Record<string, string | undefined>,
+  onDone?: (args: string[], seconds: number) => void,
+): (args: string[], envOverride?: Record<string, string | undefined>) => Promise<CliResult> {
+  return async (args, envOverride) => {
+    // Imported here: the CLI module graph is only loaded by the files that drive it.
+    const { run } = await import("../../automation/cli-main");
+    let out = "";
+    let err = "";
+    const t0 = Date.now();
+    const retries = args.includes("--retries") ? [] : ["--retries", "0"];
+    const code = await run(
+      [...args, "--stack", stack, "--json", ...retries],
+      { stdout: { write: (s: string) => ((out += s), true) }, stderr: { write: (s: string) => ((err += s), true) } },
+      { env: envOverride ?? env() },
+    );
+    onDone?.(args, (Date.now() - t0) / 1000);
+    let doc: CliDoc;
+    try {
+      doc = JSON.parse(out) as CliDoc;
+    } catch {
+      throw new Error(`platform ${args.join(" ")} printed no JSON document (exit ${code}):\n${err.slice(-3000)}`);
+    }
+    return { code, doc, log: err };
+  };
+}
+
+/** A throwaway stack file with the dev stack's values (without its machine-local salt); returns its path. */
+export function devStackFile(stack: string, extra: Record<string, string> = {}): string {
+  const dev = readFileSync(path.join(repoRoot, "Pulumi.dev.yaml"), "utf8").replace(/^encryptionsalt:.*$/m, "");
+  const lines = Object.entries(extra).map(([k, v]) => `  agent-platform:${k}: ${JSON.stringify(v)}`);
+  const text = dev.replace(/^config:\n/m, `config:\n${lines.map((l) => `${l}\n`).join("")}`);
+  const file = path.join(repoRoot, `Pulumi.${stack}.yaml`);
+  writeFileSync(file, text);
+  return file;
+}

@@ -8,31 +8,16 @@ import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from "no
 import * as path from "node:path";
 import * as k8s from "@kubernetes/client-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { run } from "../../automation/cli-main";
-import { kubectl, kubectlJson, kubectlOk, kubeconfig, repoRoot, tempBackend, uniqueName, waitFor } from "./harness";
+import { type CliDoc, cliRunner, kubectl, kubectlJson, kubectlOk, kubeconfig, repoRoot, tempBackend, uniqueName, waitFor } from "./harness";
 
 const stack = uniqueName("it");
+/** The executor ServiceAccount of the dev stack's instance (ai-2501). */
+const EXECUTOR_SA = "ai-2501-engine-executor";
 const ns = uniqueName("ap");
 const execNs = `${ns}-exec`;
 const backend = tempBackend();
 const stackFile = path.join(repoRoot, `Pulumi.${stack}.yaml`);
 const timings: Record<string, number> = {};
-
-interface Doc {
-  status: string;
-  exitCode: number;
-  summary: Record<string, number>;
-  changes: { urn: string; type: string; name: string; op: string; fields: string[] }[];
-  excluded: unknown[];
-  notes: string[];
-  outputs?: Record<string, unknown>;
-  drift?: unknown;
-}
-
-function sink(): { write: (s: string) => boolean; text: () => string } {
-  let buf = "";
-  return { write: (s: string) => ((buf += s), true), text: () => buf };
-}
 
 const baseEnv = (): Record<string, string | undefined> => ({
   ...process.env,
@@ -41,22 +26,9 @@ const baseEnv = (): Record<string, string | undefined> => ({
 });
 
 /** Runs one CLI command in-process with --json; returns exit code and the parsed document. */
-async function platform(args: string[], env: Record<string, string | undefined> = baseEnv()): Promise<{ code: number; doc: Doc; log: string }> {
-  const out = sink();
-  const err = sink();
-  const t0 = Date.now();
-  // Lock retries only where a step asks for them: elsewhere a lock is a bug to report at once.
-  const retries = args.includes("--retries") ? [] : ["--retries", "0"];
-  const code = await run([...args, "--stack", stack, "--json", ...retries], { stdout: out, stderr: err }, { env });
-  timings[`${args[0]}${args.includes("--repair") ? " --repair" : ""} #${Object.keys(timings).length + 1}`] = (Date.now() - t0) / 1000;
-  let doc: Doc;
-  try {
-    doc = JSON.parse(out.text()) as Doc;
-  } catch {
-    throw new Error(`platform ${args.join(" ")} printed no JSON document (exit ${code}):\n${err.text().slice(-3000)}`);
-  }
-  return { code, doc, log: err.text() };
-}
+const platform = cliRunner(stack, baseEnv, (args, seconds) => {
+  timings[`${args[0]}${args.includes("--repair") ? " --repair" : ""} #${Object.keys(timings).length + 1}`] = seconds;
+});
 
 /** The CLI as its own process group, as CI runs it. */
 function spawnCli(args: string[], extraEnv: Record<string, string> = {}) {
@@ -87,7 +59,7 @@ async function secretData(): Promise<Record<string, Record<string, string>>> {
   return out;
 }
 
-const changedNames = (doc: Doc) => doc.changes.map((c) => `${c.type}::${c.name}`);
+const changedNames = (doc: CliDoc) => doc.changes.map((c) => `${c.type}::${c.name}`);
 
 let secretsAfterFirstUp: Record<string, Record<string, string>> = {};
 
@@ -129,7 +101,7 @@ describe("agent-platform on the local cluster", () => {
     const outputs = doc.outputs ?? {};
     expect(JSON.stringify(outputs)).toContain(ns);
     expect(JSON.stringify(outputs)).toContain(execNs);
-    expect(JSON.stringify(outputs)).toContain("engine-executor");
+    expect(JSON.stringify(outputs)).toContain(EXECUTOR_SA);
     // The engine API key is a secret output: never printed.
     secretsAfterFirstUp = await secretData();
     const apiKeyEverywhere = Object.values(secretsAfterFirstUp).flatMap((d) => Object.values(d));
@@ -230,7 +202,7 @@ describe("agent-platform on the local cluster", () => {
   });
 
   it("(f) the executor identity works as the engine uses it, and nothing more", async () => {
-    const token = (await kubectlOk(["create", "token", "engine-executor", "-n", ns])).trim();
+    const token = (await kubectlOk(["create", "token", EXECUTOR_SA, "-n", ns])).trim();
     const admin = new k8s.KubeConfig();
     admin.loadFromFile(kubeconfig());
     const server = admin.getCurrentCluster()!.server;
@@ -270,9 +242,9 @@ describe("agent-platform on the local cluster", () => {
     await expect(core.listNamespacedPod({ namespace: ns }).catch(status)).resolves.toBe(403);
     await expect(core.listNamespacedPod({ namespace: "default" }).catch(status)).resolves.toBe(403);
     // pods/exec is not granted, pods/attach is: ask the API server's authorizer.
-    const can = await kubectl(["auth", "can-i", "create", "pods", "--subresource=exec", "-n", execNs, "--as", `system:serviceaccount:${ns}:engine-executor`]);
+    const can = await kubectl(["auth", "can-i", "create", "pods", "--subresource=exec", "-n", execNs, "--as", `system:serviceaccount:${ns}:${EXECUTOR_SA}`]);
     expect(can.stdout.trim()).toBe("no");
-    const canAttach = await kubectl(["auth", "can-i", "create", "pods", "--subresource=attach", "-n", execNs, "--as", `system:serviceaccount:${ns}:engine-executor`]);
+    const canAttach = await kubectl(["auth", "can-i", "create", "pods", "--subresource=attach", "-n", execNs, "--as", `system:serviceaccount:${ns}:${EXECUTOR_SA}`]);
     expect(canAttach.stdout.trim()).toBe("yes");
   });
 

@@ -1,20 +1,13 @@
 // Pure builder functions: the Kubernetes objects the components create, tested without the engine.
 import { describe, expect, it } from "vitest";
-import { commandCenterConfigData, commandCenterDeploymentArgs, commandCenterSecretData, commandCenterSecretKeys, commandCenterServiceArgs } from "../../components/builders/commandCenter";
-import {
-  SERVICE_ACCOUNT_CA,
-  engineConfigData,
-  engineDeploymentArgs,
-  engineFixedEnv,
-  engineSecretData,
-  engineSecretKeys,
-  engineServiceArgs,
-} from "../../components/builders/engine";
+import { commandCenterWorkload } from "../../components/builders/commandCenter";
+import { LICENSE_DIR, LICENSE_FILE, SERVICE_ACCOUNT_CA, engineFixedEnv, engineUrl, engineWorkload } from "../../components/builders/engine";
 import { namespaceArgs, podSecurityLabels } from "../../components/builders/namespaces";
 import { PGDATA, postgresDeploymentArgs, postgresPvcArgs, postgresServiceArgs } from "../../components/builders/postgres";
-import { EXECUTOR_RULES, EXECUTOR_SERVICE_ACCOUNT, roleArgs, roleBindingArgs, serviceAccountArgs } from "../../components/builders/rbac";
+import { EXECUTOR_RULES, executorAccountName, roleArgs, roleBindingArgs, serviceAccountArgs } from "../../components/builders/rbac";
 import { EcrTokenError, dockerConfigJson, parseEcrAuthorizationToken, pullSecretArgs, toSecretData } from "../../components/builders/registry";
 import { CHECKSUM_ANNOTATION, configChecksum } from "../../components/builders/security";
+import { workloadDeploymentArgs, workloadServiceArgs, type WorkloadSpec } from "../../components/builders/workload";
 import { restrictedViolations } from "./podSecurity";
 
 const res = { requests: { cpu: "100m", memory: "128Mi" }, limits: { cpu: "1", memory: "1Gi" } };
@@ -23,33 +16,41 @@ const podSpecOf = (d: Obj): Obj => ((d.spec as Obj).template as Obj).spec as Obj
 const containerOf = (d: Obj): Obj => (podSpecOf(d).containers as Obj[])[0];
 const envOf = (d: Obj): Obj[] => containerOf(d).env as Obj[];
 
-const engine = engineDeploymentArgs({
+const PEM = "-----BEGIN PUBLIC KEY-----\nMFk=\n-----END PUBLIC KEY-----\n";
+const engineSpec = (over: Partial<Parameters<typeof engineWorkload>[0]> = {}): WorkloadSpec =>
+  engineWorkload({
+    instance: "ai-2501",
+    image: "r/engine:1",
+    replicas: 2,
+    resources: res,
+    serviceAccountName: "engine-executor",
+    executors: { namespace: "ai-2501", separate: false },
+    licensePublicKeyPem: PEM,
+    secrets: { postgresPassword: "a", credentialEncryptionKey: "b", engineApiKey: "c", authSecret: "d", logEncryptionKey: "e" },
+    ...over,
+  });
+const refs = (prefix: string, checksum: string, imagePullSecretName?: string) => ({
   namespace: "ai-2501",
-  instance: "ai-2501",
-  image: "r/engine:1",
-  replicas: 2,
-  resources: res,
-  serviceAccountName: "engine-executor",
-  configMapName: "engine-config",
-  configKeys: Object.keys(engineConfigData({ instance: "ai-2501" })),
-  secretName: "engine-secret",
-  secretKeys: engineSecretKeys({ elasticsearch: true, awsCredentials: true }),
-  licenseSecretName: "license",
-  checksum: "abc",
-  imagePullSecretName: "ai-2501-registry",
-}) as unknown as Obj;
-const commandCenter = commandCenterDeploymentArgs({
-  namespace: "ai-2501",
+  configMapName: `${prefix}-config`,
+  secretName: `${prefix}-secret`,
+  filesSecretName: `${prefix}-license`,
+  checksum,
+  imagePullSecretName,
+});
+const engine = workloadDeploymentArgs(
+  engineSpec({ elasticsearch: { url: "https://es", username: "u" }, secrets: { postgresPassword: "a", credentialEncryptionKey: "b", engineApiKey: "c", authSecret: "d", logEncryptionKey: "e", elasticsearchPassword: "f", aws: { accessKeyId: "g", secretAccessKey: "h" } } }),
+  refs("engine", "abc", "ai-2501-registry"),
+) as unknown as Obj;
+const ccSpec = commandCenterWorkload({
   instance: "ai-2501",
   image: "r/cc:1",
   replicas: 1,
   resources: res,
-  configMapName: "cc-config",
-  configKeys: ["BASE_URL", "ENGINE_URL"],
-  secretName: "cc-secret",
-  secretKeys: commandCenterSecretKeys({ elasticsearch: false, awsCredentials: false }),
-  checksum: "def",
-}) as unknown as Obj;
+  publicUrl: "https://agents.example.com",
+  engineUrl: engineUrl("ai-2501", "ns"),
+  secrets: { engineApiKey: "a", authSecret: "b" },
+});
+const commandCenter = workloadDeploymentArgs(ccSpec, refs("cc", "def")) as unknown as Obj;
 const postgres = postgresDeploymentArgs({
   namespace: "ai-2501",
   instance: "ai-2501",
@@ -76,9 +77,9 @@ describe("executor RBAC", () => {
     const b = roleBindingArgs("sandbox", "role-x", "ai-2501", "i") as unknown as Obj;
     expect((b.metadata as Obj).namespace).toBe("sandbox");
     expect(b.roleRef).toEqual({ apiGroup: "rbac.authorization.k8s.io", kind: "Role", name: "role-x" });
-    expect(b.subjects).toEqual([{ kind: "ServiceAccount", name: "engine-executor", namespace: "ai-2501" }]);
+    expect(b.subjects).toEqual([{ kind: "ServiceAccount", name: "i-engine-executor", namespace: "ai-2501" }]);
     const sa = serviceAccountArgs("ai-2501", "i", "pull") as unknown as Obj;
-    expect(sa.metadata).toMatchObject({ name: EXECUTOR_SERVICE_ACCOUNT, namespace: "ai-2501" });
+    expect(sa.metadata).toMatchObject({ name: executorAccountName("i"), namespace: "ai-2501" });
     expect(sa.imagePullSecrets).toEqual([{ name: "pull" }]);
   });
 });
@@ -160,72 +161,75 @@ describe("engine", () => {
     const env = envOf(engine);
     expect(env).toContainEqual({ name: "EXECUTOR_MCP_BACKEND", value: "kube" });
     expect(env).toContainEqual({ name: "NODE_EXTRA_CA_CERTS", value: SERVICE_ACCOUNT_CA });
-    expect(SERVICE_ACCOUNT_CA).toBe("/var/run/secrets/kubernetes.io/serviceaccount/ca.crt");
     expect(env).toContainEqual({ name: "EXECUTOR_MCP_K8S_NAMESPACE", valueFrom: { fieldRef: { fieldPath: "metadata.namespace" } } });
-    expect(engineFixedEnv("sandbox")).toContainEqual({ name: "EXECUTOR_MCP_K8S_NAMESPACE", value: "sandbox" });
+    expect(engineFixedEnv({ namespace: "sandbox", separate: true })).toContainEqual({ name: "EXECUTOR_MCP_K8S_NAMESPACE", value: "sandbox" });
   });
 
-  it("reads every secret value through a secretKeyRef and every setting through a configMapKeyRef", () => {
+  it("reads every secret value through a secretKeyRef and every setting through a configMapKeyRef, each once", () => {
     const env = envOf(engine);
-    const secretKeys = Object.keys(
-      engineSecretData({ postgresPassword: "a", credentialEncryptionKey: "b", engineApiKey: "c", authSecret: "d", logEncryptionKey: "e", elasticsearchPassword: "f", awsAccessKeyId: "g", awsSecretAccessKey: "h" }),
+    const secretRefs = env.filter((e) => JSON.stringify(e).includes("secretKeyRef")).map((e) => e.name);
+    expect(secretRefs.sort()).toEqual(
+      ["AUTH_SECRET", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "CREDENTIAL_ENCRYPTION_KEY", "DB_PASSWORD", "ELASTICSEARCH_PASSWORD", "ENGINE_API_KEY", "LOG_ENCRYPTION_KEY"],
     );
-    expect(secretKeys.sort()).toEqual(engineSecretKeys({ elasticsearch: true, awsCredentials: true }).sort());
-    for (const key of secretKeys) {
-      expect(env).toContainEqual({ name: key, valueFrom: { secretKeyRef: { name: "engine-secret", key } } });
+    for (const e of env.filter((x) => JSON.stringify(x).includes("secretKeyRef"))) {
+      expect(e).toEqual({ name: e.name, valueFrom: { secretKeyRef: { name: "engine-secret", key: e.name } } });
     }
-    for (const key of Object.keys(engineConfigData({ instance: "ai-2501" }))) {
-      expect(env).toContainEqual({ name: key, valueFrom: { configMapKeyRef: { name: "engine-config", key } } });
-    }
+    expect(env).toContainEqual({ name: "DB_HOST", valueFrom: { configMapKeyRef: { name: "engine-config", key: "DB_HOST" } } });
+    expect(env).toContainEqual({ name: "ELASTICSEARCH_URL", valueFrom: { configMapKeyRef: { name: "engine-config", key: "ELASTICSEARCH_URL" } } });
+    // No env var carries a literal value except the fixed, non-secret ones.
+    expect(env.filter((e) => "value" in e).map((e) => e.name).sort()).toEqual(["EXECUTOR_MCP_BACKEND", "NODE_EXTRA_CA_CERTS"]);
     const names = env.map((e) => e.name);
     expect(new Set(names).size).toBe(names.length);
   });
 
-  it("runs as engine-executor, hardened, with probes, resources, the pull secret and the rollout checksum", () => {
+  it("runs as engine-executor, hardened, with probes, resources, the pull secret, the license file and the rollout checksum", () => {
     const pod = podSpecOf(engine);
     const c = containerOf(engine);
     expect(pod.serviceAccountName).toBe("engine-executor");
+    expect(pod.automountServiceAccountToken).toBe(true);
     expect(pod.imagePullSecrets).toEqual([{ name: "ai-2501-registry" }]);
     expect(c.securityContext).toMatchObject({ runAsNonRoot: true, allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ["ALL"] }, seccompProfile: { type: "RuntimeDefault" } });
-    expect(c.volumeMounts).toContainEqual({ name: "tmp", mountPath: "/tmp" });
+    expect(c.volumeMounts).toContainEqual({ name: "license", mountPath: LICENSE_DIR, readOnly: true });
+    expect(pod.volumes).toContainEqual({ name: "license", secret: { secretName: "engine-license", items: [{ key: LICENSE_FILE, path: LICENSE_FILE }] } });
     expect(pod.volumes).toContainEqual({ name: "tmp", emptyDir: {} });
-    expect(c.readinessProbe).toBeDefined();
-    expect(c.livenessProbe).toBeDefined();
+    expect(c.readinessProbe).toMatchObject({ tcpSocket: { port: "http" } });
     expect(c.resources).toEqual(res);
     expect((((engine.spec as Obj).template as Obj).metadata as Obj).annotations).toEqual({ [CHECKSUM_ANNOTATION]: "abc" });
     expect((engine.spec as Obj).replicas).toBe(2);
   });
 
   it("passes Elasticsearch and AWS settings only when configured", () => {
-    expect(engineConfigData({ instance: "x" })).not.toHaveProperty("ELASTICSEARCH_URL");
-    expect(engineConfigData({ instance: "x", elasticsearch: { url: "https://es", username: "u" }, aws: { region: "eu-west-1" } })).toMatchObject({
+    const plain = engineSpec();
+    expect(plain.config).not.toHaveProperty("ELASTICSEARCH_URL");
+    expect(Object.keys(plain.secretEnv).sort()).toEqual(["AUTH_SECRET", "CREDENTIAL_ENCRYPTION_KEY", "DB_PASSWORD", "ENGINE_API_KEY", "LOG_ENCRYPTION_KEY"]);
+    expect(engineSpec({ instance: "x", elasticsearch: { url: "https://es", username: "u" }, aws: { region: "eu-west-1" } }).config).toMatchObject({
       ELASTICSEARCH_URL: "https://es",
       ELASTICSEARCH_USERNAME: "u",
       AWS_REGION: "eu-west-1",
       DB_HOST: "x-postgres",
     });
-    expect(engineSecretKeys({ elasticsearch: false, awsCredentials: false })).toEqual(["DB_PASSWORD", "CREDENTIAL_ENCRYPTION_KEY", "ENGINE_API_KEY", "AUTH_SECRET", "LOG_ENCRYPTION_KEY"]);
   });
 
   it("has a named ClusterIP Service selecting its pods", () => {
-    const s = engineServiceArgs("ns", "ai-2501") as unknown as Obj;
+    const s = workloadServiceArgs(engineSpec(), "ns") as unknown as Obj;
     expect((s.metadata as Obj).name).toBe("ai-2501-engine");
     expect((s.spec as Obj).selector).toEqual(((engine.spec as Obj).selector as Obj).matchLabels);
+    expect((s.spec as Obj).ports).toEqual([{ name: "http", port: 8080, targetPort: "http", protocol: "TCP" }]);
   });
 });
 
 describe("command center", () => {
-  it("has BASE_URL = the public URL and reaches the engine by its Service", () => {
-    expect(commandCenterConfigData({ instance: "ai-2501", namespace: "ns", publicUrl: "https://agents.example.com" })).toMatchObject({
-      BASE_URL: "https://agents.example.com",
-      ENGINE_URL: "http://ai-2501-engine.ns.svc:8080",
-    });
-    expect(Object.keys(commandCenterSecretData({ engineApiKey: "a", authSecret: "b" })).sort()).toEqual(["AUTH_SECRET", "ENGINE_API_KEY"]);
+  it("has BASE_URL = the public URL, reaches the engine by its Service, and gets no API token", () => {
+    expect(ccSpec.config).toMatchObject({ BASE_URL: "https://agents.example.com", ENGINE_URL: "http://ai-2501-engine.ns.svc:8080" });
+    expect(Object.keys(ccSpec.secretEnv).sort()).toEqual(["AUTH_SECRET", "ENGINE_API_KEY"]);
     const env = envOf(commandCenter);
     expect(env).toContainEqual({ name: "ENGINE_API_KEY", valueFrom: { secretKeyRef: { name: "cc-secret", key: "ENGINE_API_KEY" } } });
     expect(env).toContainEqual({ name: "BASE_URL", valueFrom: { configMapKeyRef: { name: "cc-config", key: "BASE_URL" } } });
-    expect(podSpecOf(commandCenter).automountServiceAccountToken).toBe(false);
-    expect((commandCenterServiceArgs("ns", "ai-2501") as unknown as { metadata: Obj }).metadata.name).toBe("ai-2501-command-center");
+    const pod = podSpecOf(commandCenter);
+    expect(pod.automountServiceAccountToken).toBe(false);
+    expect(pod).not.toHaveProperty("serviceAccountName");
+    expect(pod.volumes).toEqual([{ name: "tmp", emptyDir: {} }]);
+    expect((workloadServiceArgs(ccSpec, "ns") as unknown as { metadata: Obj }).metadata.name).toBe("ai-2501-command-center");
   });
 });
 

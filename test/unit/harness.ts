@@ -11,6 +11,7 @@ import { secretValueProvider, type SecretValueInputs } from "../../components/se
 
 export const PROJECT = "agent-platform";
 export const STACK = "dev";
+export const ORGANIZATION = "organization";
 const SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270";
 const SIG_KEY = "4dabf18193072939515e22adb298388d";
 
@@ -24,6 +25,7 @@ export interface Registered {
   provider: string;
   protect: boolean;
   retainOnDelete: boolean;
+  deleteBeforeReplace: boolean;
   additionalSecretOutputs: string[];
   /** Plain input values (secrets unwrapped). */
   inputs: Record<string, unknown>;
@@ -111,6 +113,7 @@ export function setupMocks(
     PROJECT,
     STACK,
     false,
+    ORGANIZATION,
   );
   const full: Record<string, string> = {};
   for (const [k, v] of Object.entries(config)) full[k.includes(":") ? k : `${PROJECT}:${k}`] = v;
@@ -131,6 +134,7 @@ export function setupMocks(
       provider: req.getProvider(),
       protect: req.getProtect() === true,
       retainOnDelete: req.getRetainondelete() === true,
+      deleteBeforeReplace: req.getDeletebeforereplace() === true,
       additionalSecretOutputs: req.getAdditionalsecretoutputsList(),
       inputs: {},
       secretPaths,

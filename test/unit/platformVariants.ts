@@ -176,7 +176,7 @@ export function platformVariantTests(): void {
       expect((byName("ecr-executor-access-role").inputs.metadata as Obj).namespace).toBe("agents-sandbox");
       const binding = byName("ecr-executor-access-role-binding");
       expect((binding.inputs.metadata as Obj).namespace).toBe("agents-sandbox");
-      expect(binding.inputs.subjects).toEqual([{ kind: "ServiceAccount", name: "engine-executor", namespace: "agents" }]);
+      expect(binding.inputs.subjects).toEqual([{ kind: "ServiceAccount", name: "agents-engine-executor", namespace: "agents" }]);
     });
 
     it("sets EXECUTOR_MCP_K8S_NAMESPACE to it instead of the Downward API", async () => {
@@ -193,8 +193,8 @@ export function platformVariantTests(): void {
       const decoded = Object.fromEntries(Object.entries(data).map(([k, v]) => [k, Buffer.from(v, "base64").toString()]));
       expect(decoded).toMatchObject({ ELASTICSEARCH_PASSWORD: "es-password", AWS_ACCESS_KEY_ID: "AKIAIOSFODNN7EXAMPLE", AWS_SECRET_ACCESS_KEY: "aws-secret" });
       for (const key of ["ELASTICSEARCH_PASSWORD", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"]) {
-        for (const d of ["ecr-engine", "ecr-command-center"]) {
-          expect(env(byName(`${d}-deployment`))).toContainEqual({ name: key, valueFrom: { secretKeyRef: { name: `${d}-secret-x1y2z3`, key } } });
+        for (const d of ["engine", "command-center"]) {
+          expect(env(byName(`ecr-${d}-deployment`))).toContainEqual({ name: key, valueFrom: { secretKeyRef: { name: `agents-${d}`, key } } });
         }
       }
       for (const d of registered.filter((r) => r.type === "kubernetes:apps/v1:Deployment")) {

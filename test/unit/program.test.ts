@@ -24,12 +24,15 @@ setupMocks(
   { secretKeys: ["authSecret"], invokes: ecrInvokes },
 );
 
-type Program = typeof import("../../index");
+type Program = Awaited<ReturnType<typeof import("../../index")>>;
 let program: Program;
 type Obj = Record<string, unknown>;
+/** The cluster as the ownership check sees it: empty, so everything is created. */
+const emptyCluster = async () => undefined;
 
 beforeAll(async () => {
-  program = await import("../../index");
+  const main = (await import("../../index")).default;
+  program = await main(emptyCluster);
   await settle();
 });
 
@@ -61,11 +64,11 @@ describe("what the dev stack registers", () => {
         "agent-platform:index:AgentPlatform platform",
         "agent-platform:index:Namespaces platform-namespaces",
         "agent-platform:index:RegistryPullSecret platform-registry",
+        "agent-platform:index:Workload platform-command-center",
+        "agent-platform:index:Workload platform-engine",
         "agent-platform:index:ExecutorAccess platform-executor-access",
         "agent-platform:index:GeneratedSecrets platform-secrets",
         "agent-platform:index:Postgres platform-postgres",
-        "agent-platform:index:Engine platform-engine",
-        "agent-platform:index:CommandCenter platform-command-center",
         `${T.ns} platform-namespaces-workloads`,
         `${T.sa} platform-executor-access-service-account`,
         `${T.role} platform-executor-access-role`,
@@ -135,8 +138,8 @@ describe("namespaces and executor RBAC", () => {
     expect(labels["pod-security.kubernetes.io/audit"]).toBe("restricted");
   });
 
-  it("creates ServiceAccount engine-executor and a Role with exactly the documented verbs", () => {
-    expect(find(T.sa, "platform-executor-access-service-account").inputs.metadata).toMatchObject({ name: "engine-executor", namespace: "ai-2501" });
+  it("creates ServiceAccount ai-2501-engine-executor and a Role with exactly the documented verbs", () => {
+    expect(find(T.sa, "platform-executor-access-service-account").inputs.metadata).toMatchObject({ name: "ai-2501-engine-executor", namespace: "ai-2501" });
     const role = find(T.role, "platform-executor-access-role");
     expect((role.inputs.metadata as Obj).namespace).toBe("ai-2501");
     expect(role.inputs.rules).toEqual([
@@ -146,8 +149,8 @@ describe("namespaces and executor RBAC", () => {
       { apiGroups: [""], resources: ["pods/log"], verbs: ["get"] },
     ]);
     const binding = find(T.binding, "platform-executor-access-role-binding");
-    expect(binding.inputs.roleRef).toEqual({ apiGroup: "rbac.authorization.k8s.io", kind: "Role", name: "platform-executor-access-role-x1y2z3" });
-    expect(binding.inputs.subjects).toEqual([{ kind: "ServiceAccount", name: "engine-executor", namespace: "ai-2501" }]);
+    expect(binding.inputs.roleRef).toEqual({ apiGroup: "rbac.authorization.k8s.io", kind: "Role", name: "ai-2501-engine-executor" });
+    expect(binding.inputs.subjects).toEqual([{ kind: "ServiceAccount", name: "ai-2501-engine-executor", namespace: "ai-2501" }]);
   });
 });
 
@@ -193,11 +196,12 @@ describe("postgres", () => {
     expect(pvc.inputs.spec).toMatchObject({ accessModes: ["ReadWriteOnce"], resources: { requests: { storage: "1Gi" } } });
   });
 
-  it("uses the PVC and the Secret by their generated names, Recreate, and a named Service", () => {
+  it("uses the PVC and the Secret by their stable names, Recreate (old pod stopped first on replacement), and a named Service", () => {
     const d = find(T.deploy, "platform-postgres-deployment");
     expect((d.inputs.spec as Obj).strategy).toEqual({ type: "Recreate" });
-    expect(podSpec(d).volumes).toContainEqual({ name: "data", persistentVolumeClaim: { claimName: "platform-postgres-data-x1y2z3" } });
-    expect(env(d)).toContainEqual({ name: "POSTGRES_PASSWORD", valueFrom: { secretKeyRef: { name: "platform-postgres-secret-x1y2z3", key: "POSTGRES_PASSWORD" } } });
+    expect(d.deleteBeforeReplace).toBe(true);
+    expect(podSpec(d).volumes).toContainEqual({ name: "data", persistentVolumeClaim: { claimName: "ai-2501-postgres-data" } });
+    expect(env(d)).toContainEqual({ name: "POSTGRES_PASSWORD", valueFrom: { secretKeyRef: { name: "ai-2501-postgres", key: "POSTGRES_PASSWORD" } } });
     expect((find(T.svc, "platform-postgres-service").inputs.metadata as Obj).name).toBe("ai-2501-postgres");
   });
 });
@@ -209,9 +213,9 @@ describe("engine and command center", () => {
     for (const d of deployments) expect(restrictedViolations(podSpec(d)), d.name).toEqual([]);
   });
 
-  it("the engine runs as engine-executor with the kube backend, the CA bundle and the Downward API namespace", () => {
+  it("the engine runs as ai-2501-engine-executor with the kube backend, the CA bundle and the Downward API namespace", () => {
     const d = find(T.deploy, "platform-engine-deployment");
-    expect(podSpec(d).serviceAccountName).toBe("engine-executor");
+    expect(podSpec(d).serviceAccountName).toBe("ai-2501-engine-executor");
     const e = env(d);
     expect(e).toContainEqual({ name: "EXECUTOR_MCP_BACKEND", value: "kube" });
     expect(e).toContainEqual({ name: "NODE_EXTRA_CA_CERTS", value: "/var/run/secrets/kubernetes.io/serviceaccount/ca.crt" });
@@ -224,10 +228,10 @@ describe("engine and command center", () => {
     const secretKeys = Object.keys(find(T.secret, "platform-engine-secret").inputs.data as Obj);
     const configKeys = Object.keys(find(T.cm, "platform-engine-config").inputs.data as Obj);
     for (const key of secretKeys) {
-      expect(env(d)).toContainEqual({ name: key, valueFrom: { secretKeyRef: { name: "platform-engine-secret-x1y2z3", key } } });
+      expect(env(d)).toContainEqual({ name: key, valueFrom: { secretKeyRef: { name: "ai-2501-engine", key } } });
     }
     for (const key of configKeys) {
-      expect(env(d)).toContainEqual({ name: key, valueFrom: { configMapKeyRef: { name: "platform-engine-config-x1y2z3", key } } });
+      expect(env(d)).toContainEqual({ name: key, valueFrom: { configMapKeyRef: { name: "ai-2501-engine", key } } });
     }
     expect(env(d)).toHaveLength(secretKeys.length + configKeys.length + 3);
     expect(env(d).filter((v) => "value" in v).map((v) => v.name).sort()).toEqual(["EXECUTOR_MCP_BACKEND", "NODE_EXTRA_CA_CERTS"]);
@@ -237,7 +241,7 @@ describe("engine and command center", () => {
     expect(find(T.cm, "platform-command-center-config").inputs.data).toMatchObject({ BASE_URL: "http://localhost:8080", ENGINE_URL: "http://ai-2501-engine.ai-2501.svc:8080" });
     const d = find(T.deploy, "platform-command-center-deployment");
     for (const key of ["ENGINE_API_KEY", "AUTH_SECRET"]) {
-      expect(env(d)).toContainEqual({ name: key, valueFrom: { secretKeyRef: { name: "platform-command-center-secret-x1y2z3", key } } });
+      expect(env(d)).toContainEqual({ name: key, valueFrom: { secretKeyRef: { name: "ai-2501-command-center", key } } });
     }
   });
 
@@ -248,6 +252,39 @@ describe("engine and command center", () => {
   });
 });
 
+describe("ownership", () => {
+  const kubernetesObjects = () =>
+    registered.filter((r) => r.custom && r.type.startsWith("kubernetes:") && DEV.test(r.name) && !r.type.endsWith("Patch"));
+
+  it("marks every Kubernetes object with the owning stack", () => {
+    for (const r of kubernetesObjects()) {
+      expect(((r.inputs.metadata as Obj).annotations as Obj)["agent-platform.io/owned-by"], r.name).toBe("organization/agent-platform/dev");
+    }
+  });
+
+  it("checks exactly the objects it registers, under their stable names", async () => {
+    const { loadConfig } = await import("../../config");
+    const { plannedObjects } = await import("../../components/builders/inventory");
+    const planned = plannedObjects(loadConfig()).map((o) => `${o.kind} ${o.namespace ?? ""}/${o.name}`).sort();
+    const actual = kubernetesObjects()
+      .map((r) => `${r.type.split(":")[2]} ${((r.inputs.metadata as Obj).namespace as string | undefined) ?? ""}/${(r.inputs.metadata as Obj).name as string}`)
+      .sort();
+    expect(actual).toEqual(planned);
+    expect(actual).toContain("Deployment ai-2501/ai-2501-engine");
+    expect(actual).toContain("PersistentVolumeClaim ai-2501/ai-2501-postgres-data");
+  });
+
+  it("refuses, before registering anything, to create what exists and is someone else's", async () => {
+    const before = registered.length;
+    const main = (await import("../../index")).default;
+    const taken = async (ref: { kind: string; name: string }) =>
+      ref.kind === "Service" && ref.name === "ai-2501-engine" ? { annotations: { "agent-platform.io/owned-by": "organization/agent-platform/prod" } } : undefined;
+    await expect(main(taken)).rejects.toThrow(/Nothing was changed: 1 object\(s\)[\s\S]*Service ai-2501\/ai-2501-engine already exists and belongs to stack organization\/agent-platform\/prod/);
+    await settle();
+    expect(registered.length).toBe(before);
+  });
+});
+
 describe("stack outputs", () => {
   it("exports namespaces, service names, the executor account and no pull-secret expiry in none mode", async () => {
     expect(await valueOf(program.namespace)).toBe("ai-2501");
@@ -255,7 +292,7 @@ describe("stack outputs", () => {
     expect(await valueOf(program.engineServiceName)).toBe("ai-2501-engine");
     expect(await valueOf(program.commandCenterServiceName)).toBe("ai-2501-command-center");
     expect(await valueOf(program.postgresServiceName)).toBe("ai-2501-postgres");
-    expect(await valueOf(program.executorServiceAccount)).toBe("engine-executor");
+    expect(await valueOf(program.executorServiceAccount)).toBe("ai-2501-engine-executor");
     expect(await valueOf(program.pullSecretExpiresAt)).toBeNull();
     expect(program.pullSecretName).toBeNull();
   });

@@ -1,0 +1,66 @@
+// Every Kubernetes object one stack creates, named as the builders name it: what the ownership
+// check (index.ts) reads from the cluster before anything is registered. A unit test keeps it
+// equal to what the program registers, for every variant.
+import type { ValidatedConfig } from "../../config";
+import { commandCenterWorkload } from "./commandCenter";
+import { engineWorkload } from "./engine";
+import type { ObjectRef } from "./ownership";
+import { postgresClaimName, postgresName } from "./postgres";
+import { executorAccountName } from "./rbac";
+import { pullSecretName } from "./registry";
+import { workloadFilesName, workloadName, type WorkloadSpec } from "./workload";
+
+const core = (kind: string, plural: string, name: string, namespace?: string): ObjectRef => ({ apiVersion: "v1", kind, plural, name, namespace });
+const secret = (name: string, namespace: string) => core("Secret", "secrets", name, namespace);
+
+function workloadObjects(w: Pick<WorkloadSpec, "component" | "instance" | "files">, namespace: string): ObjectRef[] {
+  const name = workloadName(w);
+  return [
+    core("ConfigMap", "configmaps", name, namespace),
+    secret(name, namespace),
+    ...(w.files ? [secret(workloadFilesName(w, w.files.volume), namespace)] : []),
+    { apiVersion: "apps/v1", kind: "Deployment", plural: "deployments", name, namespace },
+    core("Service", "services", name, namespace),
+  ];
+}
+
+export function plannedObjects(c: ValidatedConfig): ObjectRef[] {
+  const i = c.instanceName;
+  const ns = c.namespace;
+  const executorNs = c.executors.namespace;
+  const rbac = (kind: string, plural: string): ObjectRef => ({ apiVersion: "rbac.authorization.k8s.io/v1", kind, plural, name: executorAccountName(i), namespace: executorNs });
+  // The workload specs only for their names: the values do not matter here.
+  const none = "";
+  const engine = engineWorkload({
+    instance: i,
+    image: none,
+    replicas: 1,
+    resources: c.engine.resources,
+    serviceAccountName: none,
+    executors: c.executors,
+    licensePublicKeyPem: none,
+    secrets: { postgresPassword: none, credentialEncryptionKey: none, engineApiKey: none, authSecret: none, logEncryptionKey: none },
+  });
+  const commandCenter = commandCenterWorkload({
+    instance: i,
+    image: none,
+    replicas: 1,
+    resources: c.commandCenter.resources,
+    publicUrl: none,
+    engineUrl: none,
+    secrets: { engineApiKey: none, authSecret: none },
+  });
+  return [
+    ...(c.createNamespaces ? [core("Namespace", "namespaces", ns), ...(c.executors.separate ? [core("Namespace", "namespaces", executorNs)] : [])] : []),
+    core("ServiceAccount", "serviceaccounts", executorAccountName(i), ns),
+    rbac("Role", "roles"),
+    rbac("RoleBinding", "rolebindings"),
+    ...(c.registry.mode !== "none" ? [secret(pullSecretName(i), ns), ...(c.executors.separate ? [secret(pullSecretName(i), executorNs)] : [])] : []),
+    secret(postgresName(i), ns),
+    core("PersistentVolumeClaim", "persistentvolumeclaims", postgresClaimName(i), ns),
+    { apiVersion: "apps/v1", kind: "Deployment", plural: "deployments", name: postgresName(i), namespace: ns },
+    core("Service", "services", postgresName(i), ns),
+    ...workloadObjects(engine, ns),
+    ...workloadObjects(commandCenter, ns),
+  ];
+}
