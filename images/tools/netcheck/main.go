@@ -1,6 +1,6 @@
 // netcheck is the project's connectivity probe for the real node's tests.
 //
-//	netcheck serve PORT            answer every TCP connection with "ok <hostname>\n"
+//	netcheck serve PORT[,PORT...]  answer every TCP connection with "ok <hostname>\n"
 //	netcheck connect HOST:PORT [TIMEOUT]
 //	                               print "open <answer>" and exit 0 if a connection is
 //	                               made and answered, else "closed <error>" and exit 1
@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"strings"
 	"time"
 )
 
@@ -42,7 +43,15 @@ func main() {
 	}
 }
 
-func serve(port string) {
+func serve(ports string) {
+	list := strings.Split(ports, ",")
+	for _, p := range list[1:] {
+		go listen(p)
+	}
+	listen(list[0])
+}
+
+func listen(port string) {
 	ln, err := net.Listen("tcp", ":"+port)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "netcheck:", err)
