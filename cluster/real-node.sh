@@ -245,6 +245,9 @@ serializeImagePulls: false
 imageGCHighThresholdPercent: 99
 imageGCLowThresholdPercent: 98
 evictionHard: {memory.available: 100Mi, nodefs.available: 1%, imagefs.available: 1%, nodefs.inodesFree: 1%}
+# Per node: with the default (/var/log/pods, machine-wide) a second real node's kubelet removes
+# this one's pod logs as orphans.
+podLogsDir: $n/pod-logs
 containerLogMaxSize: 1Mi
 containerLogMaxFiles: 2
 registerWithTaints:
@@ -490,6 +493,12 @@ node_down() {
   for id in "${sandboxes[@]}"; do rm -f "/var/lib/cni/results/agent-platform-$name-$id-eth0" "/var/lib/cni/results/cni-loopback-$id-lo"; done
   rm -f /var/lib/cni/results/"agent-platform-$name"-* 2>/dev/null || true
   rmdir /var/lib/cni/results /var/lib/cni 2>/dev/null || true
+  # The kubelet's fixed folder of links to container logs: the links into this node go.
+  local l
+  for l in /var/log/containers/*.log; do
+    if [ -L "$l" ] && [[ "$(readlink "$l")" == "$node_dir/"* ]]; then rm -f "$l"; fi
+  done
+  rmdir /var/log/containers /var/log/pods 2>/dev/null || true
   # containerd's fixed shim socket folder: removed when nothing else uses it.
   rmdir /run/containerd/s /run/containerd 2>/dev/null || true
   if [ -s "$node_dir/sysctl.orig" ]; then
