@@ -19,11 +19,23 @@ import * as path from "path";
 // loadConfig requires it when it runs.
 import type * as pulumi from "@pulumi/pulumi";
 import { z } from "zod";
+import { pullSecretName } from "./components/builders/registry";
+import {
+  DEFAULT_DNS,
+  DEFAULT_EGRESS_ALLOW,
+  DEFAULT_LIMITS,
+  DEFAULT_QUOTA,
+  defaultExecutorNamespace,
+  type SandboxSettings,
+  sandboxSettingsProblems,
+} from "./components/builders/sandboxSettings";
 import type { SecretEncoding } from "./components/secretValueProvider";
 
 export const PROJECT = "agent-platform";
 
-export const POD_SECURITY_LEVELS = ["privileged", "baseline", "restricted"] as const;
+// `privileged` is not offered: executor pods run agent-chosen code, and privileged would let them
+// take the node (host namespaces, hostPath, privileged containers). Nothing the platform runs needs it.
+export const POD_SECURITY_LEVELS = ["baseline", "restricted"] as const;
 export type PodSecurityLevel = (typeof POD_SECURITY_LEVELS)[number];
 
 export const REGISTRY_MODES = ["ecr", "static", "none"] as const;
@@ -92,6 +104,41 @@ function jsonObject<T extends z.ZodType>(schema: T) {
   }).pipe(schema);
 }
 
+// The executor sandbox's objects: zod checks their shape here; the rules that need more than one
+// field (quantities and their order, CIDRs, ports, label syntax, tolerations) are
+// sandboxSettingsProblems' (components/builders/sandboxSettings.ts), run by validateConfig.
+// Objects are partial and merged over the defaults, so `pulumi config set --path` of one field works.
+const wholeNumber = z.union([z.number(), z.string().regex(/^-?\d+$/, "must be a whole number").transform(Number)], { error: "must be a whole number" });
+const labelMap = z.record(z.string(), z.string({ error: "label values must be strings" }), { error: "must be an object of label keys to string values" });
+const partialCpuMemory = z.strictObject({ cpu: z.string().optional(), memory: z.string().optional() }, { error: objectError("{cpu?, memory?}") });
+const protocol = z.enum(["TCP", "UDP", "SCTP"], { error: "must be TCP, UDP or SCTP" });
+const egressEntry = z.strictObject(
+  {
+    cidr: z.string({ error: "is required: a CIDR such as 203.0.113.0/24" }),
+    except: z.array(z.string()).optional(),
+    ports: z.array(z.strictObject({ port: wholeNumber, endPort: wholeNumber.optional(), protocol: protocol.optional() }, { error: objectError("{port, endPort?, protocol?}") })).optional(),
+  },
+  { error: objectError("{cidr, except?, ports?: [{port, endPort?, protocol?}]}") },
+);
+const ingressSource = z.union(
+  [
+    z.strictObject({ namespaceLabels: labelMap, podLabels: labelMap.optional() }),
+    z.strictObject({ cidr: z.string(), except: z.array(z.string()).optional() }),
+  ],
+  { error: "each entry must be {namespaceLabels, podLabels?} or {cidr, except?}" },
+);
+const ingressSources = jsonObject(z.array(ingressSource, { error: "must be a JSON list of {namespaceLabels, podLabels?} or {cidr, except?}" }));
+const toleration = z.strictObject(
+  {
+    key: z.string().optional(),
+    operator: z.enum(["Equal", "Exists"], { error: "must be Equal or Exists" }).optional(),
+    value: z.string().optional(),
+    effect: z.enum(["NoSchedule", "PreferNoSchedule", "NoExecute"], { error: "must be NoSchedule, PreferNoSchedule or NoExecute" }).optional(),
+    tolerationSeconds: wholeNumber.optional(),
+  },
+  { error: objectError("{key?, operator?, value?, effect?, tolerationSeconds?}") },
+);
+
 // ---------------------------------------------------------------------------------------------
 // The declarations
 
@@ -103,7 +150,7 @@ export interface KeyDeclaration {
   kind: KeyKind;
   secret: boolean;
   /** The default declared in Pulumi.yaml; `undefined` = required. "" means "unset". */
-  default?: string | number | boolean | Record<string, unknown>;
+  default?: string | number | boolean | Record<string, unknown> | unknown[];
   description: string;
   example: string;
 }
@@ -229,16 +276,96 @@ export const CONFIG_KEYS = {
   executorNamespace: plain({
     kind: "string",
     default: "",
-    description: "Optional separate sandbox namespace for executor pods (DNS-1123 label, different from namespace). Empty: executor pods run in the engine namespace.",
-    example: "ai-2501-executors",
+    description:
+      "Namespace of the executor pods (DNS-1123 label). Empty: <namespace>-sandbox, a sandbox namespace of their own. Set it to namespace to keep executors in the engine namespace (shared mode: only the NetworkPolicies protect it, see docs/sandbox.md).",
+    example: "ai-2501-sandbox",
     schema: dnsLabel.optional(),
   }),
   executorPodSecurityLevel: plain({
     kind: "string",
-    default: "baseline",
-    description: "Pod Security level enforced where executor pods run (privileged, baseline or restricted); warn and audit are always restricted.",
+    default: "restricted",
+    description: "Pod Security level enforced where executor pods run: restricted or baseline (warn and audit are always restricted).",
     example: "baseline",
-    schema: z.enum(POD_SECURITY_LEVELS, { error: "must be one of privileged, baseline, restricted" }),
+    schema: z.enum(POD_SECURITY_LEVELS, { error: "must be restricted or baseline (privileged is not offered: it would let executor pods use the node)" }),
+  }),
+  sandboxLimitRange: plain({
+    kind: "object",
+    default: structuredClone(DEFAULT_LIMITS),
+    description:
+      "Per executor container ({defaultRequest, default, max}, each {cpu, memory}; fields left out keep their default): requests and limits given to containers without them, and the most one may ask for.",
+    example: "pulumi config set --path sandboxLimitRange.max.memory 8Gi",
+    schema: jsonObject(
+      z.strictObject(
+        { defaultRequest: partialCpuMemory.optional(), default: partialCpuMemory.optional(), max: partialCpuMemory.optional() },
+        { error: objectError("{defaultRequest?, default?, max?}") },
+      ),
+    ),
+  }),
+  sandboxQuota: plain({
+    kind: "object",
+    default: { ...DEFAULT_QUOTA },
+    description: "ResourceQuota of the sandbox namespace ({pods, cpu, memory}; fields left out keep their default): the most executor pods at once and the sum of their CPU and memory limits.",
+    example: "pulumi config set --path sandboxQuota.pods 50",
+    schema: jsonObject(
+      z.strictObject({ pods: wholeNumber.optional(), cpu: z.string().optional(), memory: z.string().optional() }, { error: objectError("{pods?, cpu?, memory?}") }),
+    ),
+  }),
+  sandboxEgressAllow: plain({
+    kind: "object",
+    // A JSON copy: the defaults share one ports list, which YAML would write as an anchor.
+    default: JSON.parse(JSON.stringify(DEFAULT_EGRESS_ALLOW)) as unknown[],
+    description:
+      "Where executor pods may connect besides cluster DNS: a list of {cidr, except, ports: [{port, endPort?, protocol}]} (no ports: every port). Default: the public internet on TCP 80 and 443 without private, CGNAT and link-local ranges.",
+    example: `pulumi config set --path 'sandboxEgressAllow[2]' '{"cidr":"203.0.113.0/24","ports":[{"port":5432,"protocol":"TCP"}]}'`,
+    schema: jsonObject(z.array(egressEntry, { error: "must be a JSON list of {cidr, except?, ports?}" })),
+  }),
+  sandboxDns: plain({
+    kind: "object",
+    default: { namespaceLabels: { ...DEFAULT_DNS.namespaceLabels }, podLabels: { ...DEFAULT_DNS.podLabels } },
+    description: "Where cluster DNS runs ({namespaceLabels, podLabels}): executor pods may query those pods on port 53.",
+    example: `pulumi config set --path sandboxDns.podLabels '{"k8s-app":"coredns"}'`,
+    schema: jsonObject(z.strictObject({ namespaceLabels: labelMap.optional(), podLabels: labelMap.optional() }, { error: objectError("{namespaceLabels?, podLabels?}") })),
+  }),
+  sandboxAdmissionAction: plain({
+    kind: "string",
+    default: "Deny",
+    description: "What the executor pod admission policy does with a pod that breaks a rule: Deny, or Warn (admit it with a warning and an audit annotation: a dry run for a live system).",
+    example: "Warn",
+    schema: z.enum(["Deny", "Warn"], { error: "must be Deny or Warn" }),
+  }),
+  sandboxImageRegistry: plain({
+    kind: "string",
+    default: "",
+    description: "Prefix (host[:port][/path]) every executor image must start with. Empty: registryServer when set, otherwise any registry.",
+    example: "123456789012.dkr.ecr.eu-west-1.amazonaws.com/executors",
+    schema: z.string().regex(REGISTRY_SERVER, "must be a registry host with an optional port and path, without a scheme or trailing '/'").optional(),
+  }),
+  sandboxPodDefaults: plain({
+    kind: "object",
+    default: {},
+    description:
+      "Injected into every executor pod at admission by a MutatingAdmissionPolicy (Kubernetes 1.36 or newer): {nodeSelector, tolerations, runtimeClassName, activeDeadlineSeconds}, each optional.",
+    example: "pulumi config set --path sandboxPodDefaults.runtimeClassName gvisor",
+    schema: jsonObject(
+      z.strictObject(
+        { nodeSelector: labelMap.optional(), tolerations: z.array(toleration).optional(), runtimeClassName: z.string().optional(), activeDeadlineSeconds: wholeNumber.optional() },
+        { error: objectError("{nodeSelector?, tolerations?, runtimeClassName?, activeDeadlineSeconds?}") },
+      ),
+    ),
+  }),
+  engineIngressFrom: plain({
+    kind: "object",
+    default: [],
+    description: "Who may reach the engine besides the command center: a list of {namespaceLabels, podLabels?} or {cidr, except?}.",
+    example: `pulumi config set --path 'engineIngressFrom[0].namespaceLabels' '{"kubernetes.io/metadata.name":"monitoring"}'`,
+    schema: ingressSources,
+  }),
+  commandCenterIngressFrom: plain({
+    kind: "object",
+    default: [],
+    description: "Who may reach the command center (your ingress controller or load balancer): a list of {namespaceLabels, podLabels?} or {cidr, except?}. Empty: nothing over the pod network.",
+    example: `pulumi config set --path 'commandCenterIngressFrom[0].namespaceLabels' '{"kubernetes.io/metadata.name":"ingress-nginx"}'`,
+    schema: ingressSources,
   }),
   publicUrl: plain({
     kind: "string",
@@ -453,8 +580,13 @@ export interface ValidatedConfig {
   imageTag: string;
   instanceName: string;
   namespace: string;
-  /** Where executor pods run: decided here once (the engine namespace unless executorNamespace is set). */
+  /**
+   * Where executor pods run, decided here once: `<namespace>-sandbox` unless executorNamespace is
+   * set; `separate` is false only when executorNamespace is the engine namespace (shared mode).
+   */
   executors: { namespace: string; separate: boolean };
+  /** Everything the executor sandbox's objects are built from (components/sandbox.ts), decided here. */
+  sandbox: SandboxSettings;
   /** false: the namespaces exist already and are only labelled, never created or deleted. */
   createNamespaces: boolean;
   executorPodSecurityLevel: PodSecurityLevel;
@@ -600,17 +732,12 @@ export function validateConfig(raw: RawConfig, options: ValidateOptions = {}): V
   const set = (k: SecretKey) => raw.secretsSet[k] === true;
 
   // Cross-field rules (each reported against the key that has to change).
-  for (const key of ["namespace", "executorNamespace"] as const) {
-    const ns = values[key];
-    if (ns !== undefined && (SYSTEM_NAMESPACES as readonly string[]).includes(ns)) {
-      add(key, `must not be a namespace the cluster owns (${SYSTEM_NAMESPACES.join(", ")}): choose a namespace of this instance`);
-    }
+  // (executorNamespace: sandboxSettingsProblems below checks it, with the namespace it defaults to.)
+  if (values.namespace !== undefined && (SYSTEM_NAMESPACES as readonly string[]).includes(values.namespace)) {
+    add("namespace", `must not be a namespace the cluster owns (${SYSTEM_NAMESPACES.join(", ")}): choose a namespace of this instance`);
   }
   for (const [name, rule] of Object.entries(raw.secretProblems ?? {})) {
     if (rule !== undefined) add(name, `(hand-set) ${rule}`);
-  }
-  if (values.executorNamespace !== undefined && values.executorNamespace === values.namespace) {
-    add("executorNamespace", "must differ from namespace (leave it empty to run executor pods in the engine namespace)");
   }
 
   const mode = values.registryMode;
@@ -673,7 +800,27 @@ export function validateConfig(raw: RawConfig, options: ValidateOptions = {}): V
     if (text !== undefined) licensePublicKeyPem = checkPublicKey(text, (rule) => add("licensePublicKeyFile", `must hold a PEM public key: ${rule}`));
   }
 
-  if (issues.length > 0 || !parsed.success || registry === undefined || licensePublicKeyPem === undefined) {
+  const failedKeys = new Set(parsed.success ? [] : parsed.error.issues.map((i) => String(i.path[0])));
+  const sandbox = sandboxSettings(values, failedKeys, registry);
+  if (sandbox !== undefined) {
+    const explicit = (k: PlainKey) => raw.values[k] !== undefined && raw.values[k] !== "";
+    if (sandbox.executorNamespace === sandbox.engineNamespace) {
+      // Shared mode: these objects would bind the engine, command center and postgres too, so they
+      // are not created; a value set for them would be silently ignored.
+      for (const k of ["sandboxLimitRange", "sandboxQuota", "sandboxAdmissionAction", "sandboxImageRegistry"] as const) {
+        if (explicit(k)) add(k, "applies only to a sandbox namespace of its own, and executorNamespace is the engine namespace (shared mode): remove it, or leave executorNamespace empty");
+      }
+    }
+    for (const p of sandboxSettingsProblems(sandbox)) {
+      const m = /^([A-Za-z]+)(.*)$/.exec(p.key);
+      const key = m?.[1] ?? p.key;
+      const sub = (m?.[2] ?? "").replace(/^\./, "");
+      const defaulted = key === "executorNamespace" && !explicit("executorNamespace") ? ` (unset: the default ${sandbox.executorNamespace})` : "";
+      issues.push({ key, value: display(key, values), rule: `${sub ? `${sub}: ` : ""}${p.rule}${defaulted}`, example: p.example });
+    }
+  }
+
+  if (issues.length > 0 || !parsed.success || registry === undefined || licensePublicKeyPem === undefined || sandbox === undefined) {
     if (issues.length === 0) add("(config)", "could not be validated");
     throw new ConfigError(issues);
   }
@@ -686,7 +833,8 @@ export function validateConfig(raw: RawConfig, options: ValidateOptions = {}): V
     instanceName: d.instanceName,
     namespace: d.namespace,
     createNamespaces: d.createNamespaces,
-    executors: d.executorNamespace !== undefined ? { namespace: d.executorNamespace, separate: true } : { namespace: d.namespace, separate: false },
+    executors: { namespace: sandbox.executorNamespace, separate: sandbox.executorNamespace !== sandbox.engineNamespace },
+    sandbox,
     executorPodSecurityLevel: d.executorPodSecurityLevel,
     publicUrl: d.publicUrl,
     kubeContext: d.kubeContext,
@@ -706,6 +854,83 @@ export function validateConfig(raw: RawConfig, options: ValidateOptions = {}): V
     commandCenter: { replicas: d.commandCenterReplicas, resources: d.commandCenterResources },
     secretRotation: rotation,
     secretOverrides: overrides,
+  };
+}
+
+/** The keys the sandbox settings are made of (besides namespace and instanceName). */
+const SANDBOX_KEYS = [
+  "executorNamespace",
+  "executorPodSecurityLevel",
+  "sandboxLimitRange",
+  "sandboxQuota",
+  "sandboxEgressAllow",
+  "sandboxDns",
+  "sandboxAdmissionAction",
+  "sandboxImageRegistry",
+  "sandboxPodDefaults",
+  "engineIngressFrom",
+  "commandCenterIngressFrom",
+] as const satisfies readonly PlainKey[];
+
+type Parsed<K extends PlainKey> = z.output<Declarations[K]["schema"]>;
+
+/**
+ * The sandbox settings, decided once: each key parsed on its own, so the rules between fields
+ * (sandboxSettingsProblems) still run when an unrelated key is wrong; a key whose shape is wrong
+ * (already reported) counts as its default. Undefined when instanceName or namespace is wrong:
+ * every sandbox name derives from them.
+ */
+function sandboxSettings(
+  values: Record<string, string | undefined>,
+  failed: Set<string>,
+  registry: RegistrySettings | undefined,
+): SandboxSettings | undefined {
+  if (failed.has("instanceName") || failed.has("namespace") || values.instanceName === undefined || values.namespace === undefined) return undefined;
+  function get<K extends (typeof SANDBOX_KEYS)[number]>(k: K): Parsed<K> {
+    const declared = CONFIG_KEYS[k];
+    const fallback = declared.default === "" ? undefined : typeof declared.default === "string" ? declared.default : JSON.stringify(declared.default);
+    const r = declared.schema.safeParse(failed.has(k) ? fallback : values[k]);
+    if (!r.success) throw new Error(`the default of ${k} does not pass its own rule`);
+    return r.data as Parsed<K>;
+  }
+  const instance = values.instanceName;
+  const engineNamespace = values.namespace;
+  const limits = get("sandboxLimitRange");
+  const quota = get("sandboxQuota");
+  const dns = get("sandboxDns");
+  const pod = get("sandboxPodDefaults");
+  const imageRegistry = get("sandboxImageRegistry") ?? registry?.server;
+  return {
+    instance,
+    engineNamespace,
+    executorNamespace: get("executorNamespace") ?? defaultExecutorNamespace(engineNamespace),
+    podSecurity: get("executorPodSecurityLevel"),
+    limits: {
+      defaultRequest: { ...DEFAULT_LIMITS.defaultRequest, ...limits.defaultRequest },
+      default: { ...DEFAULT_LIMITS.default, ...limits.default },
+      max: { ...DEFAULT_LIMITS.max, ...limits.max },
+    },
+    quota: { ...DEFAULT_QUOTA, ...quota },
+    egressAllow: get("sandboxEgressAllow").map((e) => ({
+      cidr: e.cidr,
+      except: e.except ?? [],
+      ports: (e.ports ?? []).map((p) => ({ port: p.port, ...(p.endPort !== undefined ? { endPort: p.endPort } : {}), protocol: p.protocol ?? "TCP" })),
+    })),
+    dns: { namespaceLabels: dns.namespaceLabels ?? { ...DEFAULT_DNS.namespaceLabels }, podLabels: dns.podLabels ?? { ...DEFAULT_DNS.podLabels } },
+    engineIngressFrom: get("engineIngressFrom"),
+    commandCenterIngressFrom: get("commandCenterIngressFrom"),
+    admissionAction: get("sandboxAdmissionAction"),
+    imageRegistry,
+    // The pull secret the namespace's default ServiceAccount references: the copy RegistryPullSecret puts there.
+    pullSecretName: registry !== undefined && registry.mode !== "none" ? pullSecretName(instance) : undefined,
+    podDefaults: {
+      ...(pod.nodeSelector !== undefined && Object.keys(pod.nodeSelector).length > 0 ? { nodeSelector: pod.nodeSelector } : {}),
+      ...(pod.tolerations !== undefined && pod.tolerations.length > 0
+        ? { tolerations: pod.tolerations.map((t) => ({ ...t, operator: t.operator ?? "Equal" })) }
+        : {}),
+      ...(pod.runtimeClassName !== undefined && pod.runtimeClassName !== "" ? { runtimeClassName: pod.runtimeClassName } : {}),
+      ...(pod.activeDeadlineSeconds !== undefined ? { activeDeadlineSeconds: pod.activeDeadlineSeconds } : {}),
+    },
   };
 }
 

@@ -13,7 +13,8 @@ import * as pulumi from "@pulumi/pulumi";
 import { AgentPlatform } from "./components/agentPlatform";
 import { plannedObjects } from "./components/builders/inventory";
 import { OWNER_ANNOTATION, ownerId, ownershipProblem, ownershipReport } from "./components/builders/ownership";
-import { type ClusterReader, kubeconfigReader } from "./components/clusterReader";
+import { clusterRequirementProblems } from "./components/builders/sandboxSettings";
+import { type ClusterAccess, type ClusterReader, kubeconfigCluster, type ServerVersionReader } from "./components/clusterReader";
 import { NodejsDynamicProvider } from "./components/nodejsDynamicProvider";
 import { ConfigError, type PlatformConfig, loadConfig } from "./config";
 
@@ -54,6 +55,24 @@ async function checkOwnership(config: PlatformConfig, owner: string, read: Clust
   if (report !== undefined) throw new pulumi.RunError(report);
 }
 
+/**
+ * Refuses, before anything is registered, settings the cluster cannot honour (a setting silently
+ * ignored would be worse): the mutating policy for sandboxPodDefaults needs Kubernetes 1.36.
+ */
+async function checkClusterRequirements(config: PlatformConfig, serverVersion: ServerVersionReader): Promise<void> {
+  let version;
+  try {
+    version = await serverVersion();
+  } catch (e) {
+    throw new pulumi.RunError(`Nothing was changed: could not read the cluster's Kubernetes version: ${(e as Error).message}`);
+  }
+  const problems = clusterRequirementProblems(config.sandbox, version);
+  if (problems.length > 0) {
+    const lines = problems.map((p) => `  - agent-platform:${p.key}: ${p.rule}. Fix: ${p.example}`);
+    throw new pulumi.RunError(`Nothing was changed: this cluster (${version.gitVersion}) cannot honour the stack's sandbox settings:\n${lines.join("\n")}`);
+  }
+}
+
 /** Puts the owner annotation on every Kubernetes object of the platform (not on patches of objects we do not own). */
 function markOwner(owner: string): pulumi.ResourceTransformation {
   return ({ type, props, opts }) => {
@@ -64,10 +83,17 @@ function markOwner(owner: string): pulumi.ResourceTransformation {
   };
 }
 
-export = async (readCluster?: ClusterReader) => {
+/** `cluster`: what the unit tests script instead of a real cluster. */
+export = async (cluster?: Partial<ClusterAccess>) => {
   const config = validatedConfig();
   const owner = config.renderStack ?? ownerId(pulumi.getOrganization(), pulumi.getProject(), pulumi.getStack());
-  if (!config.renderYamlToDirectory) await checkOwnership(config, owner, readCluster ?? kubeconfigReader(config.kubeContext));
+  // Render mode has no cluster to read: it writes manifests only.
+  if (!config.renderYamlToDirectory) {
+    // (Lazy: the kubeconfig is loaded on the first read.)
+    const real = kubeconfigCluster(config.kubeContext);
+    await checkClusterRequirements(config, cluster?.serverVersion ?? real.serverVersion);
+    await checkOwnership(config, owner, cluster?.read ?? real.read);
+  }
 
   // Default providers are disabled in the stack files: every resource uses one of these.
   // In render mode (`npm run platform -- render`, on a throwaway stack) the same provider writes

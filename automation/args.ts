@@ -1,20 +1,11 @@
 /**
- * Command-line parsing for the platform CLI. Pure: takes argv and an environment map,
+ * Command-line parsing for the platform CLI. No I/O: takes argv and an environment map,
  * returns typed options or throws a UsageError whose message says what was wrong and how
- * to fix it. No I/O here, so every rule is unit-tested.
+ * to fix it, so every rule is unit-tested. Which command takes which option, and each
+ * command's own usage rules and help line, come from the command table (COMMANDS).
  */
-
-export const COMMANDS = [
-  "preview",
-  "up",
-  "refresh",
-  "destroy",
-  "outputs",
-  "drift",
-  "refresh-pull-secret",
-  "render",
-] as const;
-export type Command = (typeof COMMANDS)[number];
+import { COMMAND_NAMES, commandSpec, isCommand, type CheckedOptions, type Command } from "./commands";
+import { DEFAULT_RETRIES, DEFAULT_RETRY_DELAY_MS, MAX_RETRY_DELAY_MS } from "./lock";
 
 export interface ConfigSetting {
   key: string;
@@ -42,10 +33,6 @@ export interface CliOptions {
   out?: string;
 }
 
-export const DEFAULT_RETRIES = 5;
-export const DEFAULT_RETRY_DELAY_MS = 5_000;
-export const MAX_RETRY_DELAY_MS = 60_000;
-
 export class UsageError extends Error {
   constructor(message: string) {
     super(message);
@@ -63,59 +50,80 @@ export class HelpRequested extends Error {
 type FlagKind = "boolean" | "string" | "repeatable";
 interface FlagSpec {
   kind: FlagKind;
-  /** Commands that accept the flag; undefined = all. */
-  commands?: readonly Command[];
+  /**
+   * Which commands take it: every command, every update-like one, or those that list it in
+   * their `options` in COMMANDS.
+   */
+  scope: "all" | "update-like" | "command";
   help: string;
   valueName?: string;
 }
 
-const UPDATE_LIKE: readonly Command[] = ["preview", "up", "refresh", "destroy", "drift", "refresh-pull-secret", "render"];
-
-export const FLAGS: Record<string, FlagSpec> = {
-  stack: { kind: "string", valueName: "NAME", help: "stack to operate on (required), e.g. dev, prod or org/agent-platform/dev" },
-  create: { kind: "boolean", help: "create the stack if it does not exist (otherwise a missing stack is an error)" },
-  json: { kind: "boolean", help: "print exactly one JSON document on stdout; progress goes to stderr" },
+/** Every option, in the order --help lists them. */
+const FLAGS = {
+  stack: { kind: "string", scope: "all", valueName: "NAME", help: "stack to operate on (required), e.g. dev, prod or org/agent-platform/dev" },
+  create: { kind: "boolean", scope: "all", help: "create the stack if it does not exist (otherwise a missing stack is an error)" },
+  json: { kind: "boolean", scope: "all", help: "print exactly one JSON document on stdout; progress goes to stderr" },
   // Accepted by every command (as `pulumi --yes` is); required only for destroy.
-  yes: { kind: "boolean", help: "skip confirmation; required for destroy (runs are never interactive)" },
-  refresh: { kind: "boolean", commands: ["preview", "up", "destroy"], help: "refresh the state from the cluster before the operation" },
-  repair: { kind: "boolean", commands: ["drift"], help: "after reporting drift, run `up` to repair it and check again" },
+  yes: { kind: "boolean", scope: "all", help: "skip confirmation; required for destroy (runs are never interactive)" },
+  refresh: { kind: "boolean", scope: "command", help: "refresh the state from the cluster before the operation (the default)" },
+  "no-refresh": {
+    kind: "boolean",
+    scope: "command",
+    help: "skip the refresh: trust the state (faster; hand deletions and edits in the cluster are then not seen)",
+  },
+  repair: { kind: "boolean", scope: "command", help: "after reporting drift, run `up` to repair it and check again" },
   "remove-protected": {
     kind: "boolean",
-    commands: ["destroy"],
+    scope: "command",
     help: "also delete the protected generated secrets and the retained PostgreSQL PVC (data is lost)",
   },
-  config: { kind: "repeatable", commands: UPDATE_LIKE, valueName: "KEY=VALUE", help: "set a plain config value on the stack (repeatable)" },
+  config: { kind: "repeatable", scope: "update-like", valueName: "KEY=VALUE", help: "set a plain config value on the stack (repeatable)" },
   "secret-config": {
     kind: "repeatable",
-    commands: UPDATE_LIKE,
+    scope: "update-like",
     valueName: "KEY=ENV_VAR",
     help: "set a secret config value read from environment variable ENV_VAR (repeatable); the value never appears in argv or output",
   },
-  target: {
-    kind: "repeatable",
-    commands: ["preview", "up", "refresh", "destroy"],
-    valueName: "URN",
-    help: "operate on this resource URN only (repeatable)",
-  },
-  parallel: { kind: "string", commands: UPDATE_LIKE, valueName: "N", help: "resource operations to run in parallel (positive integer)" },
+  target: { kind: "repeatable", scope: "command", valueName: "URN", help: "operate on this resource URN only (repeatable)" },
+  parallel: { kind: "string", scope: "update-like", valueName: "N", help: "resource operations to run in parallel (positive integer)" },
   retries: {
     kind: "string",
+    scope: "all",
     valueName: "N",
     help: `retries when the stack is locked by another update (default ${DEFAULT_RETRIES}; 0 = fail at once)`,
   },
   "retry-delay": {
     kind: "string",
+    scope: "all",
     valueName: "DURATION",
     help: `first retry delay, doubled per attempt up to ${MAX_RETRY_DELAY_MS / 1000}s (e.g. 500ms, 5s, 1m; default ${DEFAULT_RETRY_DELAY_MS / 1000}s)`,
   },
-  out: { kind: "string", commands: ["render"], valueName: "DIR", help: "directory the rendered manifests are written to (required for render)" },
-  help: { kind: "boolean", help: "show this help" },
-};
+  out: { kind: "string", scope: "command", valueName: "DIR", help: "directory the rendered manifests are written to (required for render)" },
+  help: { kind: "boolean", scope: "all", help: "show this help" },
+} as const satisfies Record<string, FlagSpec>;
+
+type FlagName = keyof typeof FLAGS;
+
+/** The options a command names in its `options` in COMMANDS. */
+export type CommandOption = { [K in FlagName]: (typeof FLAGS)[K]["scope"] extends "command" ? K : never }[FlagName];
+
+function isFlagName(name: string): name is FlagName {
+  return Object.hasOwn(FLAGS, name);
+}
+
+function takes(command: Command, flag: FlagName): boolean {
+  const spec: FlagSpec = FLAGS[flag];
+  const cmd = commandSpec(command);
+  if (spec.scope === "all") return true;
+  if (spec.scope === "update-like") return cmd.updateLike;
+  return cmd.options.some((o) => o === flag);
+}
 
 const STACK_NAME = /^[A-Za-z0-9][A-Za-z0-9_.\-]*(\/[A-Za-z0-9][A-Za-z0-9_.\-]*){0,2}$/;
 
 /** Levenshtein distance, for "did you mean" suggestions. */
-export function editDistance(a: string, b: string): number {
+function editDistance(a: string, b: string): number {
   const row = Array.from({ length: b.length + 1 }, (_, j) => j);
   for (let i = 1; i <= a.length; i++) {
     let prev = row[0];
@@ -186,9 +194,9 @@ export type Env = Readonly<Record<string, string | undefined>>;
  * Accepts `--flag value` and `--flag=value`; `--` ends flag parsing (nothing may follow it).
  */
 export function parseArgs(argv: readonly string[], env: Env = {}): CliOptions {
-  const booleans = new Set<string>();
-  const strings = new Map<string, string>();
-  const repeatables = new Map<string, string[]>();
+  const booleans = new Set<FlagName>();
+  const strings = new Map<FlagName, string>();
+  const repeatables = new Map<FlagName, string[]>();
   const positionals: string[] = [];
 
   for (let i = 0; i < argv.length; i++) {
@@ -211,11 +219,11 @@ export function parseArgs(argv: readonly string[], env: Env = {}): CliOptions {
     const body = arg.slice(2);
     const eq = body.indexOf("=");
     const name = eq >= 0 ? body.slice(0, eq) : body;
-    const spec = FLAGS[name];
-    if (!spec) {
+    if (!isFlagName(name)) {
       const hint = suggest(name, Object.keys(FLAGS));
       throw new UsageError(`unknown option "--${name}"${hint ? `; did you mean --${hint}?` : "; see --help"}`);
     }
+    const spec: FlagSpec = FLAGS[name];
     if (spec.kind === "boolean") {
       if (eq >= 0) {
         throw new UsageError(`--${name} is a switch and takes no value; write just --${name}`);
@@ -246,17 +254,18 @@ export function parseArgs(argv: readonly string[], env: Env = {}): CliOptions {
   }
 
   const commandName = positionals[0];
+  if (booleans.has("refresh") && booleans.has("no-refresh")) throw new UsageError("--refresh and --no-refresh contradict each other; give one");
   if (booleans.has("help")) {
-    throw new HelpRequested(COMMANDS.find((c) => c === commandName));
+    throw new HelpRequested(isCommand(commandName) ? commandName : undefined);
   }
   if (commandName === undefined) {
-    throw new UsageError(`missing command; one of: ${COMMANDS.join(", ")}`);
+    throw new UsageError(`missing command; one of: ${COMMAND_NAMES.join(", ")}`);
   }
-  const command = COMMANDS.find((c) => c === commandName);
-  if (!command) {
-    const hint = suggest(commandName, COMMANDS);
-    throw new UsageError(`unknown command "${commandName}"${hint ? `; did you mean ${hint}?` : ""}; commands: ${COMMANDS.join(", ")}`);
+  if (!isCommand(commandName)) {
+    const hint = suggest(commandName, COMMAND_NAMES);
+    throw new UsageError(`unknown command "${commandName}"${hint ? `; did you mean ${hint}?` : ""}; commands: ${COMMAND_NAMES.join(", ")}`);
   }
+  const command = commandName;
   if (positionals.length > 1) {
     throw new UsageError(`unexpected argument "${positionals[1]}"; ${command} takes only options`);
   }
@@ -264,8 +273,8 @@ export function parseArgs(argv: readonly string[], env: Env = {}): CliOptions {
   // Per-command applicability.
   const given = [...booleans, ...strings.keys(), ...repeatables.keys()];
   for (const name of given) {
-    const allowed = FLAGS[name].commands;
-    if (allowed && !allowed.includes(command)) {
+    if (!takes(command, name)) {
+      const allowed = COMMAND_NAMES.filter((c) => takes(c, name));
       throw new UsageError(`--${name} does not apply to ${command}; it is for: ${allowed.join(", ")}`);
     }
   }
@@ -314,56 +323,43 @@ export function parseArgs(argv: readonly string[], env: Env = {}): CliOptions {
   const delayText = strings.get("retry-delay");
   const out = strings.get("out");
 
-  if (command === "destroy" && !booleans.has("yes")) {
-    throw new UsageError(`destroy deletes the resources of stack ${stack}; pass --yes to confirm`);
-  }
-  if (command === "render" && (out === undefined || out === "")) {
-    throw new UsageError(`render needs --out DIR, the directory the manifests are written to, e.g. --out rendered/${stack}`);
-  }
-  if (command === "destroy" && booleans.has("remove-protected") && targets.length > 0) {
-    throw new UsageError("--remove-protected removes the whole stack; it cannot be combined with --target");
-  }
-
-  return {
+  const checked: CheckedOptions = {
     command,
     stack,
     create: booleans.has("create"),
     json: booleans.has("json"),
     yes: booleans.has("yes"),
-    refresh: booleans.has("refresh"),
+    // Refresh unless told not to (as Pulumi.yaml's `options.refresh: always` does for `pulumi up`).
+    refresh: !booleans.has("no-refresh"),
     repair: booleans.has("repair"),
     removeProtected: booleans.has("remove-protected"),
     config,
     target: targets,
+    out,
+  };
+  const broken = commandSpec(command).check?.(checked);
+  if (broken !== undefined) throw new UsageError(broken);
+
+  return {
+    ...checked,
     parallel: parallelText === undefined ? undefined : parseInteger(parallelText, "parallel", 1),
     retries: retriesText === undefined ? DEFAULT_RETRIES : parseInteger(retriesText, "retries", 0),
     retryDelayMs: delayText === undefined ? DEFAULT_RETRY_DELAY_MS : parseDuration(delayText, "retry-delay"),
-    out,
   };
 }
-
-const COMMAND_HELP: Record<Command, string> = {
-  preview: "show what `up` would change (exit 2 when there are changes)",
-  up: "deploy the stack",
-  refresh: "update the stack's state from the cluster",
-  destroy: "delete the stack's resources (keeps protected secrets and the PVC unless --remove-protected); needs --yes",
-  outputs: "print the stack's outputs (secret values masked)",
-  drift: "find changes made outside Pulumi (exit 2 when found); --repair deploys to undo them",
-  "refresh-pull-secret": "targeted update of only the registry pull secret(s) (for a schedule of 6 h or less)",
-  render: "write the stack's manifests to --out DIR for GitOps (Secret manifests left out, listed in SECRETS.md)",
-};
 
 export function helpText(command?: Command): string {
   const lines: string[] = [];
   lines.push("usage: npm run platform -- <command> --stack <name> [options]", "");
   lines.push("commands:");
-  for (const c of COMMANDS) {
+  for (const c of COMMAND_NAMES) {
     if (command && c !== command) continue;
-    lines.push(`  ${c.padEnd(20)} ${COMMAND_HELP[c]}`);
+    lines.push(`  ${c.padEnd(20)} ${commandSpec(c).help}`);
   }
   lines.push("", "options:");
-  for (const [name, spec] of Object.entries(FLAGS)) {
-    if (command && spec.commands && !spec.commands.includes(command)) continue;
+  for (const name of Object.keys(FLAGS) as FlagName[]) {
+    if (command && !takes(command, name)) continue;
+    const spec: FlagSpec = FLAGS[name];
     const left = `--${name}${spec.valueName ? ` ${spec.valueName}` : ""}`;
     lines.push(`  ${left.padEnd(28)} ${spec.help}`);
   }

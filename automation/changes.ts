@@ -10,6 +10,7 @@
  *    object is gone) and the refresh diff (state vs. cluster, framed as what changed outside).
  */
 import type { EngineEvent, StepEventMetadata } from "@pulumi/pulumi/automation";
+import { PULL_SECRET_COMPONENT } from "../components/builders/registry";
 
 export type Phase = "refresh" | "preview" | "update";
 
@@ -26,7 +27,17 @@ export interface ResourceChange {
 }
 
 const REPLACE_FAMILY = new Set(["replace", "create-replacement", "delete-replaced"]);
+/** Engine ops that leave the resource as it is (per event, and as keys of a change summary). */
 const NO_CHANGE = new Set(["same", "read", "refresh", "discard", "discard-replaced", "remove-pending-replace"]);
+
+/** Counts resource changes in an engine change summary ({create: 2, same: 10, ...}). */
+export function countChanges(summary: Readonly<Record<string, number | undefined>>): number {
+  let n = 0;
+  for (const [op, count] of Object.entries(summary)) {
+    if (!NO_CHANGE.has(op) && typeof count === "number") n += count;
+  }
+  return n;
+}
 
 export function nameFromUrn(urn: string): string {
   const i = urn.lastIndexOf("::");
@@ -34,7 +45,7 @@ export function nameFromUrn(urn: string): string {
 }
 
 /** Top-level keys whose values differ between two property bags (values are compared, never kept). */
-export function changedKeys(a: Record<string, unknown> | undefined, b: Record<string, unknown> | undefined): string[] {
+function changedKeys(a: Record<string, unknown> | undefined, b: Record<string, unknown> | undefined): string[] {
   if (!a || !b) return [];
   const keys = new Set([...Object.keys(a), ...Object.keys(b)]);
   return [...keys].filter((k) => !k.startsWith("__") && JSON.stringify(a[k]) !== JSON.stringify(b[k])).sort();
@@ -163,7 +174,7 @@ export function liveChangesFromRefreshEvents(events: readonly EngineEvent[]): Re
 }
 
 /** Adds live-comparison findings to the provider's refresh changes (fields merged per resource). */
-export function mergeChanges(primary: readonly ResourceChange[], extra: readonly ResourceChange[]): ResourceChange[] {
+function mergeChanges(primary: readonly ResourceChange[], extra: readonly ResourceChange[]): ResourceChange[] {
   const byUrn = new Map(primary.map((c) => [c.urn, { ...c }]));
   for (const e of extra) {
     const p = byUrn.get(e.urn);
@@ -174,8 +185,7 @@ export function mergeChanges(primary: readonly ResourceChange[], extra: readonly
 }
 
 /** The component that owns the registry pull secret(s); its Secrets carry the ECR token. */
-export const PULL_SECRET_COMPONENT = "agent-platform:index:RegistryPullSecret";
-export const SECRET_TYPE = "kubernetes:core/v1:Secret";
+const SECRET_TYPE = "kubernetes:core/v1:Secret";
 
 /** True for a Kubernetes Secret whose URN has the RegistryPullSecret component among its parents. */
 export function isPullSecretUrn(urn: string): boolean {

@@ -6,15 +6,13 @@
 import * as os from "node:os";
 import * as path from "node:path";
 import { HelpRequested, UsageError, helpText, parseArgs, type CliOptions, type Env } from "./args";
-import * as commands from "./commands";
-import type { CommandResult } from "./commands";
-import type { Io, RunContext, Writer } from "./context";
+import { commandSpec, type CommandResult } from "./commands";
+import type { Io, RunContext } from "./context";
 import { describeError } from "./errors";
 import { ExitCode, exitCodeFor } from "./exit-codes";
 import { MaskingLineWriter, SecretMasker } from "./mask";
-import { render } from "./render";
 import { humanSummary, jsonDocument } from "./report";
-import { realClock, type Clock } from "./retry";
+import { realClock, type Clock } from "./lock";
 import { openStack } from "./stack";
 
 export interface RunDeps {
@@ -28,18 +26,10 @@ export interface RunDeps {
 
 const defaultIo: Io = { stdout: process.stdout, stderr: process.stderr };
 
-export const REPO_ROOT = path.resolve(__dirname, "..");
+const REPO_ROOT = path.resolve(__dirname, "..");
 
-function isWriter(x: Io | Writer): x is Writer {
-  return typeof (x as Writer).write === "function" && (x as Partial<Io>).stdout === undefined;
-}
-
-/**
- * Runs one command and returns its exit code. `io` is `{ stdout, stderr }`; a lone writer is
- * taken as stdout (stderr then goes to process.stderr).
- */
-export async function run(argv: string[], ioOrStdout: Io | Writer = defaultIo, deps: Partial<RunDeps> = {}): Promise<number> {
-  const io: Io = isWriter(ioOrStdout) ? { stdout: ioOrStdout, stderr: process.stderr } : ioOrStdout;
+/** Runs one command and returns its exit code; `io` is `{ stdout, stderr }`. */
+export async function run(argv: string[], io: Io = defaultIo, deps: Partial<RunDeps> = {}): Promise<number> {
   const env = deps.env ?? process.env;
   const now = deps.now ?? Date.now;
   const started = now();
@@ -82,33 +72,8 @@ export async function run(argv: string[], ioOrStdout: Io | Writer = defaultIo, d
   let result: CommandResult | undefined;
   let error: string | undefined;
   try {
-    const { stack, secretValues } = await openStack(ctx);
-    switch (opts.command) {
-      case "preview":
-        result = await commands.preview(ctx, stack);
-        break;
-      case "up":
-        result = await commands.up(ctx, stack);
-        break;
-      case "refresh":
-        result = await commands.refresh(ctx, stack);
-        break;
-      case "destroy":
-        result = await commands.destroy(ctx, stack);
-        break;
-      case "outputs":
-        result = await commands.outputs(ctx, stack);
-        break;
-      case "drift":
-        result = await commands.drift(ctx, stack);
-        break;
-      case "refresh-pull-secret":
-        result = await commands.refreshPullSecret(ctx, stack);
-        break;
-      case "render":
-        result = await render(ctx, stack, secretValues);
-        break;
-    }
+    const spec = commandSpec(opts.command);
+    result = await spec.run(ctx, await openStack(ctx, spec));
   } catch (err) {
     error = masker.mask(describeError(err, `${opts.command} on stack ${opts.stack}`));
   }
@@ -125,28 +90,4 @@ export async function run(argv: string[], ioOrStdout: Io | Writer = defaultIo, d
     return ExitCode.Error;
   }
   return result ? exitCodeFor(result.outcome) : ExitCode.Error;
-}
-
-export interface CapturedRun {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-/**
- * `run` with its output captured, for tests and scripts:
- * `const r = await runCaptured(["drift", "--stack", s, "--json"], { env }); JSON.parse(r.stdout)`.
- */
-export async function runCaptured(argv: string[], deps: Partial<RunDeps> = {}): Promise<CapturedRun> {
-  let stdout = "";
-  let stderr = "";
-  const code = await run(
-    argv,
-    {
-      stdout: { write: (s: string) => (stdout += s) },
-      stderr: { write: (s: string) => (stderr += s) },
-    },
-    deps,
-  );
-  return { code, stdout, stderr };
 }

@@ -1,11 +1,16 @@
 /**
- * The commands. Each returns a CommandResult; printing and exit codes are cli-main's job.
+ * The commands, and COMMANDS: the one table that describes each of them (name, help, the
+ * options it takes, how its config is handled, what its summary shows, the function that runs
+ * it). Parsing, help, dispatch and the report are derived from the table. Each command returns
+ * a CommandResult; printing and exit codes are cli-main's job.
  */
 import type { EngineEvent, OpMap, Stack } from "@pulumi/pulumi/automation";
+import type { CliOptions, CommandOption, Env } from "./args";
 import type { RunContext } from "./context";
 import {
   buildDriftReport,
   changesFromEvents,
+  countChanges,
   excludeExpectedChurn,
   LIVE_COMPARE_NOTE,
   nameFromUrn,
@@ -14,9 +19,11 @@ import {
   type ResourceChange,
 } from "./changes";
 import { PlatformError } from "./errors";
-import { countChanges, type Outcome } from "./exit-codes";
+import type { Outcome } from "./exit-codes";
 import { maskOutputs, type StackOutput } from "./mask";
-import { exportState, withStackRetry } from "./stack";
+import { withStackRetry } from "./lock";
+import { render } from "./render";
+import { exportState, type OpenedStack } from "./stack";
 import { markFieldsStale, pendingOperations, protectedUrns, pullSecretUrns, resourceUrns, withoutProtection } from "./state";
 
 export interface CommandResult {
@@ -81,7 +88,7 @@ async function resolvePendingOperations(ctx: RunContext, stack: Stack, notes: st
   );
 }
 
-export async function preview(ctx: RunContext, stack: Stack): Promise<CommandResult> {
+async function preview(ctx: RunContext, { stack }: OpenedStack): Promise<CommandResult> {
   const events: EngineEvent[] = [];
   const res = await withStackRetry(ctx, () =>
     stack.preview({ ...common(ctx, events), refresh: ctx.opts.refresh, target: ctx.opts.target.length ? ctx.opts.target : undefined }),
@@ -95,7 +102,7 @@ export async function preview(ctx: RunContext, stack: Stack): Promise<CommandRes
   return { outcome: { kind: hasChanges ? "changes" : "ok" }, summary, changes: kept, excluded, notes };
 }
 
-export async function up(ctx: RunContext, stack: Stack): Promise<CommandResult> {
+async function up(ctx: RunContext, { stack }: OpenedStack): Promise<CommandResult> {
   const notes: string[] = [];
   await resolvePendingOperations(ctx, stack, notes);
   const events: EngineEvent[] = [];
@@ -112,7 +119,7 @@ export async function up(ctx: RunContext, stack: Stack): Promise<CommandResult> 
   };
 }
 
-export async function refresh(ctx: RunContext, stack: Stack): Promise<CommandResult> {
+async function refresh(ctx: RunContext, { stack }: OpenedStack): Promise<CommandResult> {
   const pending = pendingOperations(await exportState(stack));
   const events: EngineEvent[] = [];
   const res = await withStackRetry(ctx, () =>
@@ -130,7 +137,7 @@ export async function refresh(ctx: RunContext, stack: Stack): Promise<CommandRes
   };
 }
 
-export async function destroy(ctx: RunContext, stack: Stack): Promise<CommandResult> {
+async function destroy(ctx: RunContext, { stack }: OpenedStack): Promise<CommandResult> {
   const notes: string[] = [];
   if (ctx.opts.removeProtected) {
     // The one explicit way to delete the generated secrets and the retained PVC: clear
@@ -166,7 +173,7 @@ export async function destroy(ctx: RunContext, stack: Stack): Promise<CommandRes
   return { outcome: { kind: "ok" }, summary: opMapToRecord(res.summary.resourceChanges), changes: changesFromEvents(events), kept, notes };
 }
 
-export async function outputs(ctx: RunContext, stack: Stack): Promise<CommandResult> {
+async function outputs(ctx: RunContext, { stack }: OpenedStack): Promise<CommandResult> {
   const out = await stack.outputs();
   registerSecretOutputs(ctx, out);
   return { outcome: { kind: "ok" }, outputs: maskOutputs(out), notes: [] };
@@ -182,7 +189,7 @@ async function checkDrift(ctx: RunContext, stack: Stack): Promise<DriftReport> {
   return buildDriftReport(refreshEvents, previewEvents);
 }
 
-export async function drift(ctx: RunContext, stack: Stack): Promise<CommandResult> {
+async function drift(ctx: RunContext, { stack }: OpenedStack): Promise<CommandResult> {
   const notes: string[] = [];
   const pending = pendingOperations(await exportState(stack));
   if (pending.length) {
@@ -223,7 +230,7 @@ export async function drift(ctx: RunContext, stack: Stack): Promise<CommandResul
   return { outcome: { kind: report.drift ? "drift" : "ok" }, drift: result, notes };
 }
 
-export async function refreshPullSecret(ctx: RunContext, stack: Stack): Promise<CommandResult> {
+async function refreshPullSecret(ctx: RunContext, { stack }: OpenedStack): Promise<CommandResult> {
   const urns = pullSecretUrns(await exportState(stack));
   if (urns.length === 0) {
     throw new PlatformError(
@@ -243,4 +250,146 @@ export async function refreshPullSecret(ctx: RunContext, stack: Stack): Promise<
   }
   if (changes.length === 0) notes.push("the pull secret(s) were already current (static registry credentials do not change)");
   return { outcome: { kind: "ok" }, summary: opMapToRecord(res.summary.resourceChanges), changes, notes };
+}
+
+/**
+ * What a command's human summary shows after the engine's progress (report.ts):
+ * - pending: "N resource(s) would change" or "no changes", each change with the engine's op;
+ * - made: "N resource(s) changed", each change with the engine's op;
+ * - refreshed: "N resource(s) changed", an update worded "changed outside Pulumi", a delete "deleted outside Pulumi";
+ * - drift: the drift report (and the one after a repair);
+ * - done: just "done".
+ */
+export type SummaryStyle = "pending" | "made" | "refreshed" | "drift" | "done";
+
+/** Options as parsed before the per-command usage rules (the numbers are read after them). */
+export type CheckedOptions = Omit<CliOptions, "parallel" | "retries" | "retryDelayMs">;
+
+export interface CommandSpec {
+  /** One line of --help. */
+  help: string;
+  /**
+   * Runs the program through the engine: takes --config, --secret-config and --parallel, and
+   * the stack's secret config values are registered with the masker before it runs.
+   */
+  updateLike: boolean;
+  /** The options of this command beyond those of every command (and of every update-like one). */
+  options: readonly CommandOption[];
+  /** --config/--secret-config are saved in the stack's config, as `pulumi config set` does. */
+  writesConfig: boolean;
+  /** Usage rules beyond which options apply: the message of the first one broken. */
+  check?: (opts: CheckedOptions) => string | undefined;
+  /** Environment for the pulumi CLI on top of the caller's. */
+  env?: (callerEnv: Env) => Record<string, string>;
+  summary: SummaryStyle;
+  run: (ctx: RunContext, opened: OpenedStack) => Promise<CommandResult>;
+}
+
+/**
+ * `drift` compares and repairs against the program as the source of truth: a field someone
+ * changed with kubectl (scale, edit) is owned by kubectl's field manager afterwards, and a
+ * server-side apply of the program's value would stop with a field-manager conflict.
+ * PULUMI_K8S_ENABLE_PATCH_FORCE makes the Kubernetes provider take those fields back (only
+ * fields the program sets). Set it yourself to "false" to keep conflicts as errors.
+ */
+function patchForceUnlessSet(callerEnv: Env): Record<string, string> {
+  return callerEnv["PULUMI_K8S_ENABLE_PATCH_FORCE"] === undefined ? { PULUMI_K8S_ENABLE_PATCH_FORCE: "true" } : {};
+}
+
+function destroyRules(o: CheckedOptions): string | undefined {
+  if (!o.yes) return `destroy deletes the resources of stack ${o.stack}; pass --yes to confirm`;
+  if (o.removeProtected && o.target.length > 0) return "--remove-protected removes the whole stack; it cannot be combined with --target";
+  return undefined;
+}
+
+function renderRules(o: CheckedOptions): string | undefined {
+  if (o.out === undefined || o.out === "") {
+    return `render needs --out DIR, the directory the manifests are written to, e.g. --out rendered/${o.stack}`;
+  }
+  return undefined;
+}
+
+/** Every command, in the order help and error messages list them. */
+export const COMMANDS = {
+  preview: {
+    help: "show what `up` would change (exit 2 when there are changes)",
+    updateLike: true,
+    options: ["refresh", "no-refresh", "target"],
+    writesConfig: true,
+    summary: "pending",
+    run: preview,
+  },
+  up: {
+    help: "deploy the stack",
+    updateLike: true,
+    options: ["refresh", "no-refresh", "target"],
+    writesConfig: true,
+    summary: "made",
+    run: up,
+  },
+  refresh: {
+    help: "update the stack's state from the cluster",
+    updateLike: true,
+    options: ["target"],
+    writesConfig: true,
+    summary: "refreshed",
+    run: refresh,
+  },
+  destroy: {
+    help: "delete the stack's resources (keeps protected secrets and the PVC unless --remove-protected); needs --yes",
+    updateLike: true,
+    options: ["refresh", "no-refresh", "target", "remove-protected"],
+    writesConfig: true,
+    check: destroyRules,
+    summary: "made",
+    run: destroy,
+  },
+  outputs: {
+    help: "print the stack's outputs (secret values masked)",
+    updateLike: false,
+    options: [],
+    writesConfig: false,
+    summary: "done",
+    run: outputs,
+  },
+  drift: {
+    help: "find changes made outside Pulumi (exit 2 when found); --repair deploys to undo them",
+    updateLike: true,
+    options: ["repair"],
+    writesConfig: true,
+    env: patchForceUnlessSet,
+    summary: "drift",
+    run: drift,
+  },
+  "refresh-pull-secret": {
+    help: "targeted update of only the registry pull secret(s) (for a schedule of 6 h or less)",
+    updateLike: true,
+    options: [],
+    writesConfig: true,
+    summary: "made",
+    run: refreshPullSecret,
+  },
+  render: {
+    help: "write the stack's manifests to --out DIR for GitOps (Secret manifests left out, listed in SECRETS.md)",
+    updateLike: true,
+    options: ["out"],
+    // Its --config/--secret-config go to the throwaway stack it renders on, never to the real one.
+    writesConfig: false,
+    check: renderRules,
+    summary: "done",
+    run: render,
+  },
+} as const satisfies Record<string, CommandSpec>;
+
+export type Command = keyof typeof COMMANDS;
+
+export const COMMAND_NAMES = Object.keys(COMMANDS) as Command[];
+
+export function isCommand(name: string | undefined): name is Command {
+  return name !== undefined && Object.hasOwn(COMMANDS, name);
+}
+
+/** The table's entry for a command, typed as the general shape (optional fields included). */
+export function commandSpec(command: Command): CommandSpec {
+  return COMMANDS[command];
 }

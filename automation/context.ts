@@ -1,6 +1,6 @@
 import type { CliOptions, Env } from "./args";
 import type { SecretMasker } from "./mask";
-import type { Clock } from "./retry";
+import type { Clock } from "./lock";
 
 export interface Writer {
   write(chunk: string): unknown;

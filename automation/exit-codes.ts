@@ -26,20 +26,3 @@ export function exitCodeFor(outcome: Outcome): ExitCode {
       return ExitCode.Error;
   }
 }
-
-/** Operation kinds that mean "nothing happens to the resource". */
-const NO_CHANGE_OPS = new Set(["same", "read", "refresh", "discard", "discard-replaced"]);
-
-/** Counts resource changes in an engine change summary ({create: 2, same: 10, ...}). */
-export function countChanges(summary: Readonly<Record<string, number | undefined>>): number {
-  let n = 0;
-  for (const [op, count] of Object.entries(summary)) {
-    if (!NO_CHANGE_OPS.has(op) && typeof count === "number") n += count;
-  }
-  return n;
-}
-
-/** preview: 2 when the change summary holds any change, else 0. */
-export function previewOutcome(summary: Readonly<Record<string, number | undefined>>): Outcome {
-  return countChanges(summary) > 0 ? { kind: "changes" } : { kind: "ok" };
-}

@@ -6,7 +6,7 @@
 export const MASK = "[secret]";
 
 /** Values this short are not masked on their own (they would mangle ordinary text). */
-export const MIN_MASK_LENGTH = 4;
+const MIN_MASK_LENGTH = 4;
 
 export class SecretMasker {
   private readonly values = new Set<string>();
@@ -17,10 +17,6 @@ export class SecretMasker {
       this.values.add(s);
       this.values.add(Buffer.from(s, "utf8").toString("base64"));
     }
-  }
-
-  get size(): number {
-    return this.values.size;
   }
 
   mask(text: string): string {

@@ -42,7 +42,7 @@ function parseObjects(file: RenderedFile): K8sObject[] {
 }
 
 /** Shortest Secret value that is scanned for: shorter values (user names, database names) recur in plain config. */
-export const MIN_SCANNED_SECRET_LENGTH = 16;
+const MIN_SCANNED_SECRET_LENGTH = 16;
 
 /** Values a leak scan looks for: each long secret value as is and base64-encoded. */
 function secretNeedles(obj: K8sObject): string[] {

@@ -19,13 +19,26 @@ import type { CommandResult } from "./commands";
 import type { RunContext } from "./context";
 import { PlatformError } from "./errors";
 import { planRender, secretsNote, type RenderedFile } from "./render-files";
-import { openWorkspace } from "./stack";
+import { openWorkspace, type OpenedStack } from "./stack";
+import { PROJECT, type ConfigKey } from "../config";
 
-/** The stack config key index.ts reads to build the provider in render mode. */
-export const RENDER_CONFIG_KEY = "agent-platform:renderYamlToDirectory";
+/** The stack config keys index.ts reads in render mode (declared in config.ts, set only here). */
+const RENDER_CONFIG_KEY = `${PROJECT}:${"renderYamlToDirectory" satisfies ConfigKey}`;
+const RENDER_STACK_KEY = `${PROJECT}:${"renderStack" satisfies ConfigKey}`;
+
+/**
+ * The owner the rendered objects are marked with: the real stack's, as its last `up` exported it,
+ * so a rendered manifest and the deployed object agree (never the throwaway stack's name).
+ */
+async function ownerOf(realStack: Stack, stackName: string): Promise<string> {
+  const exported = (await realStack.outputs()).owner?.value;
+  if (typeof exported === "string" && exported !== "") return exported;
+  const parts = stackName.split("/");
+  return parts.length === 3 ? stackName : `organization/${PROJECT}/${parts[parts.length - 1]}`;
+}
 /** The subdirectories the Kubernetes provider writes; render replaces exactly these in --out. */
-export const RENDER_SUBDIRS = ["0-crd", "1-manifest"] as const;
-export const SECRETS_NOTE_FILE = "SECRETS.md";
+const RENDER_SUBDIRS = ["0-crd", "1-manifest"] as const;
+const SECRETS_NOTE_FILE = "SECRETS.md";
 
 async function listFiles(root: string, dir = root): Promise<RenderedFile[]> {
   const out: RenderedFile[] = [];
@@ -54,7 +67,7 @@ export function renderStackName(stack: string, suffix: string): string {
   return `render-${last}-${suffix}`;
 }
 
-export async function render(ctx: RunContext, realStack: Stack, stackSecretValues: readonly string[]): Promise<CommandResult> {
+export async function render(ctx: RunContext, { stack: realStack, secretValues: stackSecretValues }: OpenedStack): Promise<CommandResult> {
   const secretValues = [...stackSecretValues, ...ctx.opts.config.filter((c) => c.secret).map((c) => c.value)];
   const out = path.resolve(ctx.opts.out ?? "");
   const config: ConfigMap = await realStack.getAllConfig();
@@ -76,7 +89,12 @@ export async function render(ctx: RunContext, realStack: Stack, stackSecretValue
     created = true;
     const overrides: ConfigMap = {};
     for (const c of ctx.opts.config) overrides[qualifyKey(c.key)] = { value: c.value, secret: c.secret };
-    await temp.setAllConfig({ ...config, ...overrides, [RENDER_CONFIG_KEY]: { value: renderDir, secret: false } });
+    await temp.setAllConfig({
+      ...config,
+      ...overrides,
+      [RENDER_CONFIG_KEY]: { value: renderDir, secret: false },
+      [RENDER_STACK_KEY]: { value: await ownerOf(realStack, ctx.opts.stack), secret: false },
+    });
     await temp.up({ onOutput: ctx.progress, onError: ctx.progress, signal: ctx.signal, parallel: ctx.opts.parallel, color: ctx.opts.json ? "never" : undefined });
 
     const files = await listFiles(renderDir);

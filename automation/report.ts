@@ -4,10 +4,10 @@
  */
 import type { CliOptions } from "./args";
 import { describeOp, type DriftReport, type Phase, type ResourceChange } from "./changes";
-import type { CommandResult } from "./commands";
+import { commandSpec, type CommandResult, type SummaryStyle } from "./commands";
 import { ExitCode, exitCodeFor } from "./exit-codes";
 
-export const JSON_SCHEMA_VERSION = 1;
+const JSON_SCHEMA_VERSION = 1;
 
 export interface JsonDocument {
   schemaVersion: number;
@@ -96,11 +96,20 @@ function driftLines(title: string, d: DriftReport): string[] {
   return lines;
 }
 
+/** The headline of a summary of changes, from the number of resources in it. */
+const HEADLINES: Record<Exclude<SummaryStyle, "drift">, (changed: number) => string> = {
+  pending: (n) => (n ? `${n} resource(s) would change` : "no changes"),
+  made: (n) => `${n} resource(s) changed`,
+  refreshed: (n) => `${n} resource(s) changed`,
+  done: () => "done",
+};
+
 /** The human summary printed after the engine's own progress output. */
 export function humanSummary(opts: Pick<CliOptions, "command" | "stack">, result: CommandResult): string {
   const lines: string[] = [];
   const head = `${opts.command} ${opts.stack}:`;
-  if (result.drift) {
+  const style = commandSpec(opts.command).summary;
+  if (style === "drift" && result.drift) {
     if (result.drift.repaired && result.drift.afterRepair) {
       lines.push(...driftLines(`${head} drift found before repair`, result.drift));
       lines.push(...driftLines(`${head} after repair`, result.drift.afterRepair));
@@ -109,16 +118,8 @@ export function humanSummary(opts: Pick<CliOptions, "command" | "stack">, result
     }
   } else {
     const n = result.changes?.length ?? 0;
-    const verb =
-      opts.command === "preview"
-        ? n
-          ? `${n} resource(s) would change`
-          : "no changes"
-        : opts.command === "render" || opts.command === "outputs"
-          ? "done"
-          : `${n} resource(s) changed`;
-    lines.push(`${head} ${verb}`);
-    for (const c of result.changes ?? []) lines.push(changeLine(c, opts.command === "refresh" ? "refresh" : "preview"));
+    lines.push(`${head} ${style === "drift" ? HEADLINES.made(n) : HEADLINES[style](n)}`);
+    for (const c of result.changes ?? []) lines.push(changeLine(c, style === "refreshed" ? "refresh" : "preview"));
     for (const e of result.excluded ?? []) lines.push(` excluded: ${e.type} ${e.name} (${e.fields.join(", ")}): ${e.reason}`);
   }
   if (result.outputs) {

@@ -1,16 +1,14 @@
 /**
  * Opening a stack through the Automation API: LocalWorkspace on the repo root, the stack
  * selected (created only with --create), config from flags applied, secret config values
- * registered with the masker, and every locking operation wrapped in the retry policy.
+ * registered with the masker.
  */
-import { promises as fs } from "node:fs";
-import { fileURLToPath } from "node:url";
-import { LocalWorkspace, Stack, StackNotFoundError } from "@pulumi/pulumi/automation";
+import { LocalWorkspace, PulumiCommand, Stack, StackNotFoundError } from "@pulumi/pulumi/automation";
 import type { ConfigSetting, Env } from "./args";
+import type { CommandSpec } from "./commands";
 import type { RunContext } from "./context";
 import { PlatformError } from "./errors";
 import { collectStrings } from "./mask";
-import { parseLockHolders, processIsAlive, staleLocks, withRetry } from "./retry";
 import { parseState, type ExportedState } from "./state";
 
 export function definedEnv(env: Env): Record<string, string> {
@@ -20,7 +18,42 @@ export function definedEnv(env: Env): Record<string, string> {
 }
 
 export async function openWorkspace(ctx: RunContext, envOverrides: Record<string, string> = {}): Promise<LocalWorkspace> {
-  return LocalWorkspace.create({ workDir: ctx.workDir, envVars: { ...definedEnv(ctx.env), ...envOverrides } });
+  return LocalWorkspace.create({
+    workDir: ctx.workDir,
+    envVars: { ...definedEnv(ctx.env), ...envOverrides },
+    pulumiCommand: await explicitRefreshCommand(),
+  });
+}
+
+/** The operations Pulumi.yaml's `options.refresh: always` applies to. */
+const REFRESHING_OPERATIONS = new Set(["up", "preview", "destroy"]);
+
+/**
+ * The CLI's arguments with the refresh made explicit: Pulumi.yaml asks every `up`, `preview` and
+ * `destroy` to refresh, and the SDK can only add `--refresh`, never turn it off. Here every such
+ * call without `--refresh` gets `--refresh=false`, so the command line decides (`--no-refresh`,
+ * and drift's repair, which refreshes on its own first).
+ */
+export function explicitRefresh(args: readonly string[]): string[] {
+  if (!REFRESHING_OPERATIONS.has(args[0] ?? "")) return [...args];
+  if (args.some((a) => a === "--refresh" || a.startsWith("--refresh="))) return [...args];
+  return [...args, "--refresh=false"];
+}
+
+type CliRun = (args: string[], ...rest: unknown[]) => Promise<unknown>;
+
+/**
+ * The `pulumi` on PATH, with `explicitRefresh` applied to every call. The SDK's PulumiCommand runs
+ * the CLI through its `run` method (public in the JavaScript, left out of the typings); the SDK
+ * is pinned (package.json), and a unit test fails if that method is gone.
+ */
+export async function explicitRefreshCommand(): Promise<PulumiCommand> {
+  const cmd = await PulumiCommand.get();
+  const run = (cmd as unknown as { run?: CliRun }).run;
+  if (typeof run !== "function") throw new Error("@pulumi/pulumi's PulumiCommand has no run method: update automation/stack.ts for this SDK version");
+  const wrapped = Object.create(cmd) as PulumiCommand & { run: CliRun };
+  wrapped.run = (args, ...rest) => run.call(cmd, explicitRefresh(args), ...rest);
+  return wrapped;
 }
 
 function backendName(env: Env): string {
@@ -28,7 +61,7 @@ function backendName(env: Env): string {
 }
 
 /** Selects the stack, or creates it when --create is given. */
-export async function selectStack(ctx: RunContext, ws: LocalWorkspace, name: string): Promise<Stack> {
+async function selectStack(ctx: RunContext, ws: LocalWorkspace, name: string): Promise<Stack> {
   if (ctx.opts.create) {
     return Stack.createOrSelect(name, ws);
   }
@@ -46,7 +79,7 @@ export async function selectStack(ctx: RunContext, ws: LocalWorkspace, name: str
 }
 
 /** Applies --config / --secret-config to the stack (persisted in its config, as `pulumi config set` does). */
-export async function applyConfig(stack: Stack, settings: readonly ConfigSetting[], ctx: RunContext): Promise<void> {
+async function applyConfig(stack: Stack, settings: readonly ConfigSetting[], ctx: RunContext): Promise<void> {
   for (const s of settings) {
     if (s.secret) ctx.masker.add(s.value);
   }
@@ -57,7 +90,7 @@ export async function applyConfig(stack: Stack, settings: readonly ConfigSetting
 }
 
 /** Registers every secret config value of the stack with the masker (values are never printed). */
-export async function maskStackSecrets(stack: Stack, ctx: RunContext): Promise<string[]> {
+async function maskStackSecrets(stack: Stack, ctx: RunContext): Promise<string[]> {
   const all = await stack.getAllConfig();
   const secrets: string[] = [];
   for (const v of Object.values(all)) {
@@ -69,72 +102,22 @@ export async function maskStackSecrets(stack: Stack, ctx: RunContext): Promise<s
   return secrets;
 }
 
-/**
- * Environment for the pulumi CLI per command. `drift` compares and repairs against the program
- * as the source of truth: a field someone changed with kubectl (scale, edit) is owned by
- * kubectl's field manager afterwards, and a server-side apply of the program's value would
- * stop with a field-manager conflict. PULUMI_K8S_ENABLE_PATCH_FORCE makes the Kubernetes
- * provider take those fields back (only fields the program sets). Set it yourself to "false"
- * to keep conflicts as errors.
- */
-export function commandEnv(ctx: RunContext): Record<string, string> {
-  if (ctx.opts.command === "drift" && ctx.env["PULUMI_K8S_ENABLE_PATCH_FORCE"] === undefined) {
-    return { PULUMI_K8S_ENABLE_PATCH_FORCE: "true" };
-  }
-  return {};
+/** A selected stack, and the values of its secret config (for render's leak scan). */
+export interface OpenedStack {
+  stack: Stack;
+  secretValues: readonly string[];
 }
 
-export async function openStack(ctx: RunContext): Promise<{ ws: LocalWorkspace; stack: Stack; secretValues: string[] }> {
-  const ws = await openWorkspace(ctx, commandEnv(ctx));
+/** Opens the stack as the command's entry in COMMANDS says (its environment, config, masking). */
+export async function openStack(ctx: RunContext, spec: Pick<CommandSpec, "env" | "writesConfig" | "updateLike">): Promise<OpenedStack> {
+  const ws = await openWorkspace(ctx, spec.env?.(ctx.env) ?? {});
   const stack = await selectStack(ctx, ws, ctx.opts.stack);
-  // render applies --config/--secret-config to its throwaway stack only, never to the real one.
-  if (ctx.opts.command !== "render") await applyConfig(stack, ctx.opts.config, ctx);
+  if (spec.writesConfig) await applyConfig(stack, ctx.opts.config, ctx);
   else for (const s of ctx.opts.config) if (s.secret) ctx.masker.add(s.value);
-  const secretValues = ctx.opts.command === "outputs" ? [] : await maskStackSecrets(stack, ctx);
-  return { ws, stack, secretValues };
+  const secretValues = spec.updateLike ? await maskStackSecrets(stack, ctx) : [];
+  return { stack, secretValues };
 }
 
 export async function exportState(stack: Stack): Promise<ExportedState> {
   return parseState(await stack.exportStack());
-}
-
-/**
- * Removes lock files of the local file backend that belong to a `pulumi` process of this
- * host that no longer exists. Returns true if every lock holder was such a stale lock.
- * A lock of a live process, another host, or a remote backend is never touched.
- */
-export async function clearStaleLocks(ctx: RunContext, err: Error): Promise<boolean> {
-  const holders = parseLockHolders(err.message);
-  if (holders.length === 0) return false;
-  const stale = staleLocks(holders, ctx.hostname, processIsAlive);
-  if (stale.length !== holders.length) return false;
-  for (const h of stale) {
-    let file: string;
-    try {
-      file = fileURLToPath(h.url);
-    } catch {
-      return false;
-    }
-    await fs.rm(file, { force: true });
-    await fs.rm(`${file}.attrs`, { force: true }); // the file backend's metadata beside each blob
-    ctx.note(`removed a stale lock of stack ${ctx.opts.stack}: pulumi (pid ${h.pid}) on this host is gone (lock from ${h.since})`);
-  }
-  return true;
-}
-
-/** Runs a locking stack operation with the --retries/--retry-delay policy. */
-export function withStackRetry<T>(ctx: RunContext, fn: () => Promise<T>): Promise<T> {
-  return withRetry(
-    ctx.opts.stack,
-    fn,
-    { retries: ctx.opts.retries, baseDelayMs: ctx.opts.retryDelayMs },
-    ctx.clock,
-    {
-      onRetry: (attempt, delayMs) =>
-        ctx.note(
-          `stack ${ctx.opts.stack} is locked by another update; waiting ${(delayMs / 1000).toFixed(1)}s before retry ${attempt}/${ctx.opts.retries} (the other update is not cancelled)`,
-        ),
-      onLocked: (e) => clearStaleLocks(ctx, e),
-    },
-  );
 }

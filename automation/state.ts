@@ -102,7 +102,7 @@ export function withoutProtection(raw: unknown): { state: unknown; changed: stri
 }
 
 /** Top-level field of a property path: "rules[1]" -> "rules", "spec.replicas" -> "spec". */
-export function topField(path: string): string {
+function topField(path: string): string {
   const m = /^([^.[]+)/.exec(path.startsWith('["') ? path.slice(2) : path);
   return m ? m[1].replace(/"\]$/, "") : path;
 }

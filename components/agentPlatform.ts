@@ -9,6 +9,7 @@ import { GeneratedSecrets } from "./generatedSecrets";
 import { Namespaces } from "./namespaces";
 import { Postgres } from "./postgres";
 import { RegistryPullSecret } from "./registryPullSecret";
+import { Sandbox } from "./sandbox";
 import { Workload } from "./workload";
 
 export interface AgentPlatformArgs {
@@ -18,8 +19,8 @@ export interface AgentPlatformArgs {
 }
 
 /**
- * The whole stack: namespaces, executor RBAC, generated secrets, registry pull secret, postgres,
- * engine and command center. The Kubernetes provider comes in through `opts.providers` and is
+ * The whole stack: namespaces, executor RBAC, the executor sandbox, generated secrets, registry
+ * pull secret, postgres, engine and command center. The Kubernetes provider comes in through `opts.providers` and is
  * inherited by every child. Decisions are made here (or in config.ts) once and passed down.
  */
 export class AgentPlatform extends pulumi.ComponentResource {
@@ -62,6 +63,13 @@ export class AgentPlatform extends pulumi.ComponentResource {
       `${name}-executor-access`,
       { instanceName, namespace: namespaces.namespace, executorNamespace: namespaces.executorNamespace, imagePullSecretName: pull.secretName },
       { parent: this },
+    );
+
+    // After the pull secret: the sandbox's default ServiceAccount references its copy there.
+    new Sandbox(
+      `${name}-sandbox`,
+      { settings: c.sandbox, engineNamespace: namespaces.namespace, executorNamespace: namespaces.executorNamespace },
+      { parent: this, dependsOn: [pull] },
     );
 
     const secrets = new GeneratedSecrets(`${name}-secrets`, { overrides: c.secrets.overrides, rotation: c.secretRotation }, { parent: this });

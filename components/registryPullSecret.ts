@@ -4,7 +4,7 @@ import { getAuthorizationTokenOutput } from "@pulumi/aws/ecr/getAuthorizationTok
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import type { RegistrySettings } from "../config";
-import { dockerConfigJson, parseEcrAuthorizationToken, pullSecretArgs, pullSecretName, toSecretData } from "./builders/registry";
+import { PULL_SECRET_COMPONENT, dockerConfigJson, parseEcrAuthorizationToken, pullSecretArgs, pullSecretName, toSecretData } from "./builders/registry";
 
 export interface RegistryPullSecretArgs {
   instanceName: string;
@@ -31,7 +31,7 @@ export class RegistryPullSecret extends pulumi.ComponentResource {
   public readonly dockerConfigJson: pulumi.Output<string | undefined>;
 
   constructor(name: string, args: RegistryPullSecretArgs, opts?: pulumi.ComponentResourceOptions) {
-    super("agent-platform:index:RegistryPullSecret", name, {}, opts);
+    super(PULL_SECRET_COMPONENT, name, {}, opts);
     const reg = args.registry;
     let json: pulumi.Output<string> | undefined;
     let expiresAt: pulumi.Output<string | undefined> = pulumi.output(undefined);

@@ -8,6 +8,6 @@ bash scripts/setup.sh
 bash cluster/cluster.sh up
 source scripts/env.sh
 export KUBECONFIG="$repo/.local/cluster/local/kubeconfig"
-# --refresh: after a cluster restart the state still lists objects the new cluster lacks;
-# refreshing first makes `up` recreate them instead of trusting the old state.
-exec npm run --silent platform -- up --stack dev --create --yes --refresh "$@"
+# `up` refreshes first (the default): after a cluster restart the state still lists objects the
+# new cluster lacks, and the refresh makes `up` recreate them instead of trusting the old state.
+exec npm run --silent platform -- up --stack dev --create --yes "$@"

@@ -77,9 +77,12 @@ export interface MutatingAdmissionPolicyBindingManifest {
 /** A CEL string literal (CEL accepts JSON's escapes). */
 export const celString = (s: string): string => JSON.stringify(s);
 
-/** Cluster-scoped names: unique per sandbox namespace (a namespace name is unique in a cluster). */
-export const validatingPolicyName = (s: SandboxSettings) => `${s.executorNamespace}-executor-pods`;
-export const mutatingPolicyName = (s: SandboxSettings) => `${s.executorNamespace}-executor-defaults`;
+/**
+ * Cluster-scoped names: the instance and its sandbox namespace, so neither two instances sharing
+ * one sandbox namespace nor two namespaces' instances of the same name collide.
+ */
+export const validatingPolicyName = (s: SandboxSettings) => `${s.instance}-${s.executorNamespace}-executor-pods`;
+export const mutatingPolicyName = (s: SandboxSettings) => `${s.instance}-${s.executorNamespace}-executor-defaults`;
 
 /** Matches the sandbox namespace by the label the API server sets on every namespace. */
 const sandboxNamespaceMatch = (s: SandboxSettings): NamespaceMatch => ({

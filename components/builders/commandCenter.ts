@@ -1,6 +1,5 @@
 import type * as pulumi from "@pulumi/pulumi";
-import type { ResourceSpec } from "../../config";
-import { externalServiceConfig, externalServiceSecretEnv, workloadLabels, workloadSelector, type ExternalServiceSecrets, type ExternalServices, type WorkloadSpec } from "./workload";
+import { externalServiceConfig, externalServiceSecretEnv, workloadBasics, workloadLabels, workloadSelector, type ExternalServiceSecrets, type ExternalServices, type WorkloadBasics, type WorkloadSpec } from "./workload";
 
 export const COMMAND_CENTER_PORT = 3000;
 export const COMMAND_CENTER_UID = 1000;
@@ -10,11 +9,7 @@ const IDENTITY = { app: "command-center", component: "command-center" } as const
 export const commandCenterLabels = (instance: string) => workloadLabels({ ...IDENTITY, instance });
 export const commandCenterSelector = (instance: string) => workloadSelector({ ...IDENTITY, instance });
 
-export interface CommandCenterSettings extends ExternalServices {
-  instance: string;
-  image: string;
-  replicas: number;
-  resources: ResourceSpec;
+export interface CommandCenterSettings extends ExternalServices, WorkloadBasics {
   publicUrl: string;
   /** Where the command center reaches the engine (engineUrl). */
   engineUrl: string;
@@ -33,10 +28,7 @@ export function commandCenterWorkload(s: CommandCenterSettings): WorkloadSpec {
   const v = s.secrets;
   return {
     ...IDENTITY,
-    instance: s.instance,
-    image: s.image,
-    replicas: s.replicas,
-    resources: s.resources,
+    ...workloadBasics(s),
     port: COMMAND_CENTER_PORT,
     uid: COMMAND_CENTER_UID,
     config,

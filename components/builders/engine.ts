@@ -1,8 +1,7 @@
 import type * as k8s from "@pulumi/kubernetes";
 import type * as pulumi from "@pulumi/pulumi";
-import type { ResourceSpec } from "../../config";
 import { POSTGRES_DB, POSTGRES_PORT, POSTGRES_USER, postgresServiceName } from "./postgres";
-import { externalServiceConfig, externalServiceSecretEnv, workloadLabels, workloadName, workloadSelector, type ExternalServiceSecrets, type ExternalServices, type WorkloadSpec } from "./workload";
+import { externalServiceConfig, externalServiceSecretEnv, workloadBasics, workloadLabels, workloadName, workloadSelector, type ExternalServiceSecrets, type ExternalServices, type WorkloadBasics, type WorkloadSpec } from "./workload";
 
 export const ENGINE_PORT = 8080;
 export const ENGINE_UID = 1000;
@@ -43,11 +42,7 @@ export interface EngineSecretInputs extends ExternalServiceSecrets {
   logEncryptionKey: pulumi.Input<string>;
 }
 
-export interface EngineSettings extends ExternalServices {
-  instance: string;
-  image: string;
-  replicas: number;
-  resources: ResourceSpec;
+export interface EngineSettings extends ExternalServices, WorkloadBasics {
   /** The executor ServiceAccount's name (an Output, so the Deployment waits for it). */
   serviceAccountName: pulumi.Input<string>;
   executors: { namespace: string; separate: boolean };
@@ -70,10 +65,7 @@ export function engineWorkload(s: EngineSettings): WorkloadSpec {
   const v = s.secrets;
   return {
     ...IDENTITY,
-    instance: s.instance,
-    image: s.image,
-    replicas: s.replicas,
-    resources: s.resources,
+    ...workloadBasics(s),
     port: ENGINE_PORT,
     uid: ENGINE_UID,
     serviceAccountName: s.serviceAccountName,

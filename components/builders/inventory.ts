@@ -8,6 +8,7 @@ import type { ObjectRef } from "./ownership";
 import { postgresClaimName, postgresName } from "./postgres";
 import { executorAccountName } from "./rbac";
 import { pullSecretName } from "./registry";
+import { type SandboxManifest, sandboxManifests } from "./sandboxManifests";
 import { workloadFilesName, workloadName, type WorkloadSpec } from "./workload";
 
 const core = (kind: string, plural: string, name: string, namespace?: string): ObjectRef => ({ apiVersion: "v1", kind, plural, name, namespace });
@@ -22,6 +23,28 @@ function workloadObjects(w: Pick<WorkloadSpec, "component" | "instance" | "files
     { apiVersion: "apps/v1", kind: "Deployment", plural: "deployments", name, namespace },
     core("Service", "services", name, namespace),
   ];
+}
+
+/** The API's plural for each kind the sandbox creates (objectPath in clusterReader.ts needs it). */
+const SANDBOX_PLURALS: Partial<Record<SandboxManifest["kind"], string>> = {
+  LimitRange: "limitranges",
+  ResourceQuota: "resourcequotas",
+  NetworkPolicy: "networkpolicies",
+  ValidatingAdmissionPolicy: "validatingadmissionpolicies",
+  ValidatingAdmissionPolicyBinding: "validatingadmissionpolicybindings",
+  MutatingAdmissionPolicy: "mutatingadmissionpolicies",
+  MutatingAdmissionPolicyBinding: "mutatingadmissionpolicybindings",
+};
+
+/**
+ * The sandbox's objects. Not its namespace (listed with the other namespaces) nor the default
+ * ServiceAccount, which is patched, not created.
+ */
+function sandboxObjects(c: ValidatedConfig): ObjectRef[] {
+  return sandboxManifests(c.sandbox).flatMap((m) => {
+    const plural = SANDBOX_PLURALS[m.kind];
+    return plural === undefined ? [] : [{ apiVersion: m.apiVersion, kind: m.kind, plural, name: m.metadata.name, namespace: m.metadata.namespace }];
+  });
 }
 
 export function plannedObjects(c: ValidatedConfig): ObjectRef[] {
@@ -62,5 +85,6 @@ export function plannedObjects(c: ValidatedConfig): ObjectRef[] {
     core("Service", "services", postgresName(i), ns),
     ...workloadObjects(engine, ns),
     ...workloadObjects(commandCenter, ns),
+    ...sandboxObjects(c),
   ];
 }

@@ -62,5 +62,5 @@ export function ownershipProblem(ref: ObjectRef, live: LiveObject | undefined, o
 /** Every problem of a whole plan, as one message; undefined when there is none. */
 export function ownershipReport(problems: string[]): string | undefined {
   if (problems.length === 0) return undefined;
-  return `Nothing was changed: ${problems.length} object(s) this stack would create already exist and are not this stack's:\n${problems.map((p) => `  - ${p}`).join("\n")}`;
+  return `Nothing was changed: ${problems.length} problem(s) with the objects this stack would create or use:\n${problems.map((p) => `  - ${p}`).join("\n")}`;
 }

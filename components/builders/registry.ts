@@ -1,6 +1,9 @@
 import type * as k8s from "@pulumi/kubernetes";
 import { standardLabels } from "./labels";
 
+/** The pull secret component's type token (the CLI finds the pull secrets in the state by it). */
+export const PULL_SECRET_COMPONENT = "agent-platform:index:RegistryPullSecret";
+
 /** `<instance>-registry`: the pull secret, one copy in every namespace whose pods pull. */
 export const pullSecretName = (instance: string) => `${instance}-registry`;
 

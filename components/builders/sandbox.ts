@@ -2,7 +2,7 @@
 // LimitRange, a ResourceQuota and the namespace's default ServiceAccount. Plain manifests
 // (apiVersion and kind included) so the same objects feed Pulumi resources and `kubectl apply`.
 import { type Labels, standardLabels } from "./labels";
-import { podSecurityLabels } from "./namespaces";
+import { namespaceLabels } from "./namespaces";
 import type { CpuMemory, SandboxSettings } from "./sandboxSettings";
 
 export interface ObjectMeta {
@@ -58,7 +58,8 @@ export function sandboxNamespace(s: SandboxSettings): NamespaceManifest {
     kind: "Namespace",
     metadata: {
       name: s.executorNamespace,
-      labels: { ...standardLabels("agent-platform", "executors", s.instance), ...podSecurityLabels(s.podSecurity) },
+      // The labels the Namespaces component gives it (components/namespaces.ts creates it).
+      labels: namespaceLabels("executors", s.podSecurity, s.instance),
     },
   };
 }

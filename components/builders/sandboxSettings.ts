@@ -1,6 +1,7 @@
 // The executor sandbox's settings: one typed object that drives every sandbox builder
-// (sandbox.ts, networkPolicy.ts, admissionPolicy.ts), the defaults, the config keys proposed
-// for it, and a pure check that reports every problem at once as {key, rule, example}.
+// (sandbox.ts, networkPolicy.ts, admissionPolicy.ts), its defaults, and a pure check that reports
+// every problem at once as {key, rule, example}. The stack config keys that fill it are declared
+// in config.ts (CONFIG_KEYS), which decides the settings once and runs this check with the rest.
 import type { Labels } from "./labels";
 
 export type SandboxPodSecurityLevel = "baseline" | "restricted";
@@ -110,7 +111,7 @@ export const DEFAULT_DNS: DnsSelector = {
   podLabels: { "k8s-app": "kube-dns" },
 };
 
-/** Mage's executor resource defaults (sources/003) as LimitRange defaults. */
+/** Mage's executor resource defaults (its Kubernetes executor documentation) as LimitRange defaults. */
 export const DEFAULT_LIMITS: SandboxSettings["limits"] = {
   defaultRequest: { cpu: "250m", memory: "512Mi" },
   default: { cpu: "500m", memory: "1Gi" },
@@ -141,31 +142,6 @@ export function defaultSandboxSettings(instance: string, engineNamespace: string
     podDefaults: {},
   };
 }
-
-// ---------------------------------------------------------------------------------------------
-// Proposed stack config keys (the lead wires them into config.ts and Pulumi.yaml).
-
-export interface ProposedKey {
-  key: string;
-  kind: "string" | "integer" | "object" | "array";
-  default: unknown;
-  description: string;
-  example: string;
-}
-
-export const SANDBOX_CONFIG_KEYS: ProposedKey[] = [
-  { key: "executorNamespace", kind: "string", default: "<namespace>-sandbox", description: "Namespace of the executor pods. Default: a sandbox namespace of its own; set it to the engine namespace to share it (then only the NetworkPolicies protect it).", example: "ai-2501-sandbox" },
-  { key: "executorPodSecurityLevel", kind: "string", default: "restricted", description: "Pod Security level enforced in the sandbox namespace: restricted or baseline (warn and audit stay restricted).", example: "baseline" },
-  { key: "sandboxLimitRange", kind: "object", default: DEFAULT_LIMITS, description: "Per executor container: defaultRequest and default (limits) given to containers without them, and the max any may ask for.", example: "pulumi config set --path sandboxLimitRange.max.memory 8Gi" },
-  { key: "sandboxQuota", kind: "object", default: DEFAULT_QUOTA, description: "The sandbox namespace's ResourceQuota: pods (executor concurrency), cpu and memory (sum of limits).", example: "pulumi config set --path sandboxQuota.pods 50" },
-  { key: "sandboxEgressAllow", kind: "array", default: DEFAULT_EGRESS_ALLOW, description: "Where executor pods may connect besides DNS: [{cidr, except, ports: [{port, endPort?, protocol}]}]. Default: the public internet on 80/443 without private and link-local ranges.", example: `pulumi config set --path 'sandboxEgressAllow[2]' '{"cidr":"203.0.113.0/24","except":[],"ports":[{"port":5432,"protocol":"TCP"}]}'` },
-  { key: "sandboxDns", kind: "object", default: DEFAULT_DNS, description: "Labels of the cluster DNS namespace and pods executor pods may query on port 53.", example: `pulumi config set --path sandboxDns.podLabels '{"k8s-app":"coredns"}'` },
-  { key: "sandboxAdmissionAction", kind: "string", default: "Deny", description: "What the executor pod admission policy does with a pod that breaks a rule: Deny, or Warn (admit, warn and audit: a dry run for a live system).", example: "Warn" },
-  { key: "sandboxImageRegistry", kind: "string", default: "", description: "Prefix (host[:port][/path]) executor images must start with. Empty: registryServer when set, otherwise any registry.", example: "123456789012.dkr.ecr.eu-west-1.amazonaws.com" },
-  { key: "sandboxPodDefaults", kind: "object", default: {}, description: "Injected into executor pods at admission (Kubernetes 1.36+): nodeSelector, tolerations, runtimeClassName, activeDeadlineSeconds.", example: "pulumi config set --path sandboxPodDefaults.runtimeClassName gvisor" },
-  { key: "commandCenterIngressFrom", kind: "array", default: [], description: "Who may reach the command center: [{namespaceLabels, podLabels?}] or [{cidr, except?}]. Empty: nothing over the pod network.", example: `pulumi config set --path 'commandCenterIngressFrom[0].namespaceLabels' '{"kubernetes.io/metadata.name":"ingress-nginx"}'` },
-  { key: "engineIngressFrom", kind: "array", default: [], description: "Who may reach the engine besides the command center (same shape as commandCenterIngressFrom).", example: `pulumi config set --path 'engineIngressFrom[0].cidr' 10.0.0.0/16` },
-];
 
 // ---------------------------------------------------------------------------------------------
 // Validation

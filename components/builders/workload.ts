@@ -112,6 +112,10 @@ export interface WorkloadSpec {
   files?: { volume: string; mountPath: string; data: Record<string, string> };
 }
 
+/** What every workload's settings carry and its spec copies as is. */
+export type WorkloadBasics = Pick<WorkloadSpec, "instance" | "image" | "replicas" | "resources">;
+export const workloadBasics = (s: WorkloadBasics): WorkloadBasics => ({ instance: s.instance, image: s.image, replicas: s.replicas, resources: s.resources });
+
 export const workloadLabels = (w: Pick<WorkloadSpec, "app" | "component" | "instance">) => standardLabels(w.app, w.component, w.instance);
 export const workloadSelector = (w: Pick<WorkloadSpec, "app" | "component" | "instance">) => selectorLabels(w.app, w.component, w.instance);
 /** `<instance>-<component>`: the name of the workload's ConfigMap, Secret, Deployment and Service. */

@@ -2,9 +2,12 @@
 // stacks that would collide, a namespace that holds someone else's objects, two instances in one
 // namespace, and a namespace deleted by hand. Each step asserts the exit code, the message and
 // what is (not) left in the cluster.
-import { rmSync } from "node:fs";
+import { execFile } from "node:child_process";
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { cliRunner, devStackFile, kubectl, kubectlJson, kubectlOk, tempBackend, uniqueName, waitFor } from "./harness";
+import { cliRunner, devStackFile, kubectl, kubectlJson, kubectlOk, repoRoot, tempBackend, uniqueName, waitFor } from "./harness";
 
 const backend = tempBackend();
 const env = () => ({ ...process.env, ...backend.env });
@@ -41,7 +44,7 @@ afterAll(async () => {
   try {
     for (const c of [cli.d, cli.c, cli.b, cli.a]) await c(["destroy", "--yes", "--remove-protected"]).catch(() => undefined);
   } finally {
-    await kubectl(["delete", "namespace", ns, foreignNs, "--wait=false", "--ignore-not-found"]);
+    await kubectl(["delete", "namespace", ns, `${ns}-sandbox`, foreignNs, `${foreignNs}-sandbox`, "--wait=false", "--ignore-not-found"]);
     for (const f of files) rmSync(f, { force: true });
     backend.remove();
   }
@@ -71,17 +74,44 @@ describe("a stack owns exactly what it creates", () => {
     expect(Object.keys(secretsOfA).sort()).toEqual(["ia-command-center", "ia-engine", "ia-engine-license", "ia-postgres"]);
   });
 
+  it("renders the same names and owner as it deploys, byte-identical twice", async () => {
+    const dirs = [mkdtempSync(path.join(os.tmpdir(), "ap-render-")), mkdtempSync(path.join(os.tmpdir(), "ap-render-"))];
+    try {
+      for (const out of dirs) {
+        const r = await cli.a(["render", "--out", out]);
+        expect(r.code, r.log.slice(-3000)).toBe(0);
+      }
+      const files = (dir: string) => readdirSync(dir, { recursive: true, withFileTypes: true }).filter((e) => e.isFile()).map((e) => path.relative(dir, path.join(e.parentPath, e.name))).sort();
+      expect(files(dirs[1])).toEqual(files(dirs[0]));
+      for (const f of files(dirs[0])) expect(readFileSync(path.join(dirs[1], f), "utf8"), f).toBe(readFileSync(path.join(dirs[0], f), "utf8"));
+      const rendered = files(dirs[0]).map((f) => readFileSync(path.join(dirs[0], f), "utf8")).join("\n---\n");
+      for (const name of ["ia-engine", "ia-command-center", "ia-postgres", "ia-postgres-data", "ia-engine-executor"]) expect(rendered).toContain(`name: ${name}\n`);
+      expect(rendered).toContain(`agent-platform.io/owned-by: ${ownerOf(stacks.a)}`);
+      expect(rendered).not.toMatch(/render-it-own/);
+    } finally {
+      for (const d of dirs) rmSync(d, { recursive: true, force: true });
+    }
+  });
+
   it("refuses a second stack that would take over the first one's objects, and changes nothing", async () => {
     const before = (await list("deployments", ns)).items.map((d) => [d.metadata.name, d.metadata.uid]);
     const up = await cli.b(["up", "--create", "--yes"]);
     expect(up.code).toBe(1);
     const text = `${up.doc.error ?? ""}\n${up.log}`;
-    expect(text).toMatch(/Nothing was changed: \d+ object\(s\) this stack would create already exist and are not this stack's/);
+    expect(text).toMatch(/Nothing was changed: \d+ problem\(s\) with the objects this stack would create or use/);
     expect(text).toContain(`Deployment ${ns}/ia-engine already exists and belongs to stack ${ownerOf(stacks.a)}`);
     expect(text).toContain("choose another agent-platform:instanceName or namespace");
     expect((await list("deployments", ns)).items.map((d) => [d.metadata.name, d.metadata.uid])).toEqual(before);
     const marks = (await list("services", ns)).items.map((s) => s.metadata.annotations?.["agent-platform.io/owned-by"]);
     expect(new Set(marks)).toEqual(new Set([ownerOf(stacks.a)]));
+    // The plain Pulumi CLI runs the same program, so it refuses the same way.
+    const plain = await new Promise<{ code: number; out: string }>((resolve) => {
+      execFile("pulumi", ["preview", "--stack", stacks.b, "--non-interactive"], { cwd: repoRoot, env: env(), maxBuffer: 16 * 1024 * 1024 }, (err, stdout, stderr) =>
+        resolve({ code: err ? 1 : 0, out: `${stdout}${stderr}` }),
+      );
+    });
+    expect(plain.code).toBe(1);
+    expect(plain.out).toContain(`Deployment ${ns}/ia-engine already exists and belongs to stack ${ownerOf(stacks.a)}`);
     // Nothing in B's state, so destroying B cannot touch A.
     const destroy = await cli.b(["destroy", "--yes", "--remove-protected"]);
     expect(destroy.code, destroy.log.slice(-2000)).toBe(0);
@@ -114,11 +144,16 @@ describe("a stack owns exactly what it creates", () => {
     expect(text).toContain("createNamespaces false");
     expect((await list("deployments", foreignNs)).items).toHaveLength(0);
 
-    const up = await cli.d(["up", "--yes", "--config", "createNamespaces=false"]);
+    // Existing namespaces must all exist: the executors' one (<namespace>-sandbox) does not yet.
+    const missing = await cli.d(["up", "--yes", "--config", "createNamespaces=false"]);
+    expect(missing.code).toBe(1);
+    expect(`${missing.doc.error ?? ""}\n${missing.log}`).toContain(`Namespace ${foreignNs}-sandbox does not exist, and createNamespaces is false`);
+    await kubectlOk(["create", "namespace", `${foreignNs}-sandbox`]);
+    const up = await cli.d(["up", "--yes"]);
     expect(up.code, up.log.slice(-3000)).toBe(0);
     expect(up.log).toContain(`namespace ${foreignNs} exists and is not this stack's`);
     const labels = JSON.parse(await kubectlOk(["get", "namespace", foreignNs, "-o", "jsonpath={.metadata.labels}"])) as Record<string, string>;
-    expect(labels["pod-security.kubernetes.io/enforce"]).toBe("baseline");
+    expect(labels["pod-security.kubernetes.io/enforce"]).toBe("restricted");
     expect(labels).not.toHaveProperty("agent-platform.io/owned-by");
 
     const destroy = await cli.d(["destroy", "--yes", "--remove-protected"]);

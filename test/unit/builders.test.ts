@@ -3,7 +3,7 @@ import { describe, expect, it } from "vitest";
 import { commandCenterWorkload } from "../../components/builders/commandCenter";
 import { LICENSE_DIR, LICENSE_FILE, SERVICE_ACCOUNT_CA, engineFixedEnv, engineUrl, engineWorkload } from "../../components/builders/engine";
 import { namespaceArgs, podSecurityLabels } from "../../components/builders/namespaces";
-import { PGDATA, postgresDeploymentArgs, postgresPvcArgs, postgresServiceArgs } from "../../components/builders/postgres";
+import { PGDATA, PGDATA_MOUNT, postgresDeploymentArgs, postgresPvcArgs, postgresServiceArgs } from "../../components/builders/postgres";
 import { EXECUTOR_RULES, executorAccountName, roleArgs, roleBindingArgs, serviceAccountArgs } from "../../components/builders/rbac";
 import { EcrTokenError, dockerConfigJson, parseEcrAuthorizationToken, pullSecretArgs, toSecretData } from "../../components/builders/registry";
 import { CHECKSUM_ANNOTATION, configChecksum } from "../../components/builders/security";
@@ -239,7 +239,9 @@ describe("postgres", () => {
     expect(podSpecOf(postgres).securityContext).toMatchObject({ runAsUser: 999, runAsGroup: 999, fsGroup: 999, runAsNonRoot: true });
     const env = envOf(postgres);
     expect(env).toContainEqual({ name: "PGDATA", value: PGDATA });
-    expect(PGDATA).toBe("/var/lib/postgresql/data/pgdata");
+    // initdb refuses a mount point holding lost+found: the data directory is below the mount.
+    expect(PGDATA.startsWith(`${PGDATA_MOUNT}/`)).toBe(true);
+    expect(containerOf(postgres).volumeMounts).toContainEqual({ name: "data", mountPath: PGDATA_MOUNT });
     expect(env).toContainEqual({ name: "POSTGRES_PASSWORD", valueFrom: { secretKeyRef: { name: "pg-secret", key: "POSTGRES_PASSWORD" } } });
     expect(JSON.stringify(containerOf(postgres).readinessProbe)).toContain("pg_isready");
     expect(podSpecOf(postgres).volumes).toContainEqual({ name: "data", persistentVolumeClaim: { claimName: "pg-data" } });

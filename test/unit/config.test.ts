@@ -53,8 +53,23 @@ describe("validateConfig: a valid config", () => {
     const c = validateConfig(raw({}));
     expect(c.instanceName).toBe("ai-2501");
     expect(c.namespace).toBe("ai-2501");
-    expect(c.executors).toEqual({ namespace: "ai-2501", separate: false });
-    expect(c.executorPodSecurityLevel).toBe("baseline");
+    expect(c.executors).toEqual({ namespace: "ai-2501-sandbox", separate: true });
+    expect(c.executorPodSecurityLevel).toBe("restricted");
+    expect(c.sandbox).toMatchObject({
+      instance: "ai-2501",
+      engineNamespace: "ai-2501",
+      executorNamespace: "ai-2501-sandbox",
+      podSecurity: "restricted",
+      limits: { defaultRequest: { cpu: "250m", memory: "512Mi" }, default: { cpu: "500m", memory: "1Gi" }, max: { cpu: "2", memory: "4Gi" } },
+      quota: { pods: 20, cpu: "10", memory: "20Gi" },
+      admissionAction: "Deny",
+      engineIngressFrom: [],
+      commandCenterIngressFrom: [],
+      podDefaults: {},
+    });
+    expect(c.sandbox.imageRegistry).toBeUndefined();
+    expect(c.sandbox.pullSecretName).toBeUndefined();
+    expect(c.sandbox.egressAllow[0]).toMatchObject({ cidr: "0.0.0.0/0", ports: [{ port: 80, protocol: "TCP" }, { port: 443, protocol: "TCP" }] });
     expect(c.registry).toEqual({ mode: "none", server: undefined });
     expect(c.images).toEqual({ engine: "engine:1.2.3", commandCenter: "command-center:1.2.3", postgres: "postgres:16" });
     expect(c.postgres.storageSize).toBe("10Gi");
@@ -65,8 +80,9 @@ describe("validateConfig: a valid config", () => {
   });
 
   it("treats empty strings (the Pulumi.yaml defaults) as unset", () => {
-    const c = validateConfig(raw({ executorNamespace: "", kubeContext: "", registryServer: "" }));
-    expect(c.executors).toEqual({ namespace: "ai-2501", separate: false });
+    const c = validateConfig(raw({ executorNamespace: "", kubeContext: "", registryServer: "", sandboxImageRegistry: "" }));
+    expect(c.executors).toEqual({ namespace: "ai-2501-sandbox", separate: true });
+    expect(c.sandbox.imageRegistry).toBeUndefined();
     expect(c.kubeContext).toBeUndefined();
   });
 
@@ -127,6 +143,46 @@ describe("validateConfig: a valid config", () => {
   });
 });
 
+describe("validateConfig: the sandbox, decided once", () => {
+  it("shared mode: executorNamespace set to the engine namespace", () => {
+    const c = validateConfig(raw({ executorNamespace: "ai-2501", executorPodSecurityLevel: "baseline" }));
+    expect(c.executors).toEqual({ namespace: "ai-2501", separate: false });
+    expect(c.sandbox.executorNamespace).toBe("ai-2501");
+    expect(c.sandbox.podSecurity).toBe("baseline");
+  });
+
+  it("merges partial objects over the defaults and reads numbers given as strings (pulumi config set --path)", () => {
+    const c = validateConfig(
+      raw({
+        sandboxLimitRange: '{"max":{"memory":"8Gi"}}',
+        sandboxQuota: '{"pods":"5"}',
+        sandboxDns: '{"podLabels":{"k8s-app":"coredns"}}',
+        sandboxEgressAllow: '[{"cidr":"203.0.113.0/24","ports":[{"port":"5432"}]},{"cidr":"198.51.100.0/24"}]',
+        sandboxPodDefaults: '{"nodeSelector":{"pool":"sandbox"},"tolerations":[{"key":"sandbox"}],"runtimeClassName":"gvisor","activeDeadlineSeconds":3600}',
+        commandCenterIngressFrom: '[{"namespaceLabels":{"kubernetes.io/metadata.name":"ingress-nginx"}}]',
+      }),
+    );
+    expect(c.sandbox.limits.max).toEqual({ cpu: "2", memory: "8Gi" });
+    expect(c.sandbox.limits.default).toEqual({ cpu: "500m", memory: "1Gi" });
+    expect(c.sandbox.quota).toEqual({ pods: 5, cpu: "10", memory: "20Gi" });
+    expect(c.sandbox.dns).toEqual({ namespaceLabels: { "kubernetes.io/metadata.name": "kube-system" }, podLabels: { "k8s-app": "coredns" } });
+    expect(c.sandbox.egressAllow).toEqual([
+      { cidr: "203.0.113.0/24", except: [], ports: [{ port: 5432, protocol: "TCP" }] },
+      { cidr: "198.51.100.0/24", except: [], ports: [] },
+    ]);
+    expect(c.sandbox.podDefaults).toEqual({ nodeSelector: { pool: "sandbox" }, tolerations: [{ key: "sandbox", operator: "Equal" }], runtimeClassName: "gvisor", activeDeadlineSeconds: 3600 });
+    expect(c.sandbox.commandCenterIngressFrom).toEqual([{ namespaceLabels: { "kubernetes.io/metadata.name": "ingress-nginx" } }]);
+  });
+
+  it("executor images: sandboxImageRegistry, else registryServer; the pull secret only when the registry has one", () => {
+    expect(validateConfig(raw({ registryServer: "localhost:5000/2501" })).sandbox.imageRegistry).toBe("localhost:5000/2501");
+    expect(validateConfig(raw({ registryServer: "localhost:5000/2501", sandboxImageRegistry: "r.example.com/tools" })).sandbox.imageRegistry).toBe("r.example.com/tools");
+    const ecr = validateConfig(raw({ registryMode: "ecr", registryRegion: "eu-west-1", registryId: "123456789012" }));
+    expect(ecr.sandbox.imageRegistry).toBe("123456789012.dkr.ecr.eu-west-1.amazonaws.com");
+    expect(ecr.sandbox.pullSecretName).toBe("ai-2501-registry");
+  });
+});
+
 describe("validateConfig: every rule", () => {
   const cases: Array<[string, Partial<Record<PlainKey, string>>, Partial<Record<SecretKey, boolean>>, string, RegExp]> = [
     ["imageTag missing", { imageTag: undefined }, {}, "imageTag", /is required/],
@@ -139,8 +195,36 @@ describe("validateConfig: every rule", () => {
     ["namespace not DNS-1123", { namespace: "-ns" }, {}, "namespace", /DNS-1123/],
     ["namespace too long", { namespace: "a".repeat(64) }, {}, "namespace", /DNS-1123/],
     ["executorNamespace not DNS-1123", { executorNamespace: "Sandbox" }, {}, "executorNamespace", /DNS-1123/],
-    ["executorNamespace equals namespace", { executorNamespace: "ai-2501" }, {}, "executorNamespace", /must differ from namespace/],
-    ["pod security level", { executorPodSecurityLevel: "strict" }, {}, "executorPodSecurityLevel", /privileged, baseline, restricted/],
+    ["pod security level", { executorPodSecurityLevel: "strict" }, {}, "executorPodSecurityLevel", /restricted or baseline/],
+    ["pod security level privileged", { executorPodSecurityLevel: "privileged" }, {}, "executorPodSecurityLevel", /privileged is not offered/],
+    ["default sandbox namespace too long", { namespace: "a".repeat(60) }, {}, "executorNamespace", /at most 63 characters.*unset: the default a{60}-sandbox/],
+    ["limit range not JSON", { sandboxLimitRange: "{max" }, {}, "sandboxLimitRange", /JSON object/],
+    ["limit range unknown field", { sandboxLimitRange: '{"maximum":{"cpu":"2"}}' }, {}, "sandboxLimitRange", /unknown field\(s\) maximum/],
+    ["limit range bad quantity", { sandboxLimitRange: '{"max":{"cpu":"lots"}}' }, {}, "sandboxLimitRange", /max\.cpu: must be a positive CPU quantity/],
+    ["limit range default above max", { sandboxLimitRange: '{"default":{"memory":"8Gi"}}' }, {}, "sandboxLimitRange", /default\.memory: must not exceed sandboxLimitRange\.max\.memory \(4Gi\)/],
+    ["quota pods zero", { sandboxQuota: '{"pods":0}' }, {}, "sandboxQuota", /pods: must be a whole number from 1 to 10000/],
+    ["quota pods not a number", { sandboxQuota: '{"pods":"many"}' }, {}, "sandboxQuota", /pods: must be a whole number/],
+    ["quota below one pod at the maximum", { sandboxQuota: '{"memory":"1Gi"}' }, {}, "sandboxQuota", /memory: must be at least sandboxLimitRange\.max\.memory/],
+    ["egress not a list", { sandboxEgressAllow: '{"cidr":"0.0.0.0/0"}' }, {}, "sandboxEgressAllow", /JSON list/],
+    ["egress bad CIDR", { sandboxEgressAllow: '[{"cidr":"10.0.0.1/8"}]' }, {}, "sandboxEgressAllow", /\[0\]\.cidr: must be a CIDR with no host bits set/],
+    ["egress except outside its CIDR", { sandboxEgressAllow: '[{"cidr":"203.0.113.0/24","except":["10.0.0.0/8"]}]' }, {}, "sandboxEgressAllow", /except\[0\]: must be a strict sub-range/],
+    ["egress bad port", { sandboxEgressAllow: '[{"cidr":"203.0.113.0/24","ports":[{"port":70000}]}]' }, {}, "sandboxEgressAllow", /ports\[0\]\.port: must be a port number/],
+    ["egress bad protocol", { sandboxEgressAllow: '[{"cidr":"203.0.113.0/24","ports":[{"port":53,"protocol":"ICMP"}]}]' }, {}, "sandboxEgressAllow", /TCP, UDP or SCTP/],
+    ["dns without namespace labels", { sandboxDns: '{"namespaceLabels":{}}' }, {}, "sandboxDns", /namespaceLabels: must have at least one label/],
+    ["admission action", { sandboxAdmissionAction: "Audit" }, {}, "sandboxAdmissionAction", /Deny or Warn/],
+    ["image registry with a scheme", { sandboxImageRegistry: "https://r.example.com" }, {}, "sandboxImageRegistry", /without a scheme/],
+    ["pod defaults unknown field", { sandboxPodDefaults: '{"runtimeClass":"gvisor"}' }, {}, "sandboxPodDefaults", /unknown field\(s\) runtimeClass/],
+    ["pod defaults bad runtime class", { sandboxPodDefaults: '{"runtimeClassName":"GVisor"}' }, {}, "sandboxPodDefaults", /runtimeClassName: must be a RuntimeClass name/],
+    ["pod defaults bad toleration", { sandboxPodDefaults: '{"tolerations":[{"operator":"Exists","value":"x"}]}' }, {}, "sandboxPodDefaults", /tolerations\[0\]\.value: must be empty with operator Exists/],
+    ["pod defaults bad node selector", { sandboxPodDefaults: '{"nodeSelector":{"bad key!":"x"}}' }, {}, "sandboxPodDefaults", /nodeSelector\.bad key!: must be a label key/],
+    ["pod defaults zero deadline", { sandboxPodDefaults: '{"activeDeadlineSeconds":0}' }, {}, "sandboxPodDefaults", /activeDeadlineSeconds: must be a whole number of seconds/],
+    ["pod defaults in shared mode", { executorNamespace: "ai-2501", sandboxPodDefaults: '{"runtimeClassName":"gvisor"}' }, {}, "sandboxPodDefaults", /applies only to a sandbox namespace of its own/],
+    ["limit range in shared mode", { executorNamespace: "ai-2501", sandboxLimitRange: '{"max":{"cpu":"4"}}' }, {}, "sandboxLimitRange", /applies only to a sandbox namespace of its own.*shared mode/],
+    ["quota in shared mode", { executorNamespace: "ai-2501", sandboxQuota: '{"pods":5}' }, {}, "sandboxQuota", /shared mode/],
+    ["admission action in shared mode", { executorNamespace: "ai-2501", sandboxAdmissionAction: "Warn" }, {}, "sandboxAdmissionAction", /shared mode/],
+    ["image registry in shared mode", { executorNamespace: "ai-2501", sandboxImageRegistry: "r.example.com" }, {}, "sandboxImageRegistry", /shared mode/],
+    ["ingress source of neither shape", { commandCenterIngressFrom: '[{"namespace":"ingress-nginx"}]' }, {}, "commandCenterIngressFrom", /\{namespaceLabels, podLabels\?\} or \{cidr, except\?\}/],
+    ["ingress source bad CIDR", { engineIngressFrom: '[{"cidr":"10.0.0.0/33"}]' }, {}, "engineIngressFrom", /\[0\]\.cidr: must be a CIDR/],
     ["registry mode", { registryMode: "docker" }, {}, "registryMode", /ecr, static, none/],
     ["ecr without region", { registryMode: "ecr", registryId: "123456789012" }, {}, "registryRegion", /required when registryMode is ecr/],
     ["ecr bad region", { registryMode: "ecr", registryId: "123456789012", registryRegion: "Europe" }, {}, "registryRegion", /AWS region/],
@@ -264,7 +348,14 @@ describe("validateConfig: the report", () => {
 
   it.each(["kube-system", "kube-public", "kube-node-lease", "default"])("refuses the system namespace %s for every namespace key", (ns) => {
     expectIssue(raw({ namespace: ns }), "namespace", /namespace the cluster owns/);
-    expectIssue(raw({ executorNamespace: ns }), "executorNamespace", /namespace the cluster owns/);
+    expectIssue(raw({ executorNamespace: ns }), "executorNamespace", /system namespace/);
+  });
+
+  it("checks the sandbox rules even when an unrelated key is wrong, and skips them when namespace is wrong", () => {
+    const keys = issuesOf(raw({ publicUrl: "ftp://x", sandboxQuota: '{"pods":0}', sandboxAdmissionAction: "Audit" })).map((i) => i.key).sort();
+    expect(keys).toEqual(["publicUrl", "sandboxAdmissionAction", "sandboxQuota"]);
+    // A wrong namespace is reported once: nothing derived from it is reported on top.
+    expect(issuesOf(raw({ namespace: "Bad_NS" })).map((i) => i.key)).toEqual(["namespace"]);
   });
 });
 

@@ -42,7 +42,7 @@ describe("ownershipProblem", () => {
 
   it("reports every problem in one message, or nothing", () => {
     expect(ownershipReport([])).toBeUndefined();
-    expect(ownershipReport(["a", "b"])).toBe("Nothing was changed: 2 object(s) this stack would create already exist and are not this stack's:\n  - a\n  - b");
+    expect(ownershipReport(["a", "b"])).toBe("Nothing was changed: 2 problem(s) with the objects this stack would create or use:\n  - a\n  - b");
   });
 });
 

@@ -1,6 +1,7 @@
 // AgentPlatform under mocks with the settings the dev stack does not exercise: ECR mode through an
 // explicit aws provider (scripted getAuthorizationToken), a separate executor namespace,
-// Elasticsearch and AWS values, static registry mode; and a failing or empty ECR token.
+// Elasticsearch and AWS values, static registry mode, executors sharing the engine namespace,
+// executor pod defaults (the mutating policy); and a failing or empty ECR token.
 //
 // Not a test file of its own: program.test.ts calls `platformVariantTests()` after its own tests,
 // in the same Pulumi runtime, so the suite loads @pulumi/pulumi (and serializes the dynamic
@@ -42,6 +43,7 @@ type Platform = typeof import("../../components/agentPlatform");
 type PullSecret = typeof import("../../components/registryPullSecret");
 let AgentPlatform: Platform["AgentPlatform"];
 let RegistryPullSecret: PullSecret["RegistryPullSecret"];
+let plannedObjects: typeof import("../../components/builders/inventory")["plannedObjects"];
 
 const PEM = crypto.generateKeyPairSync("ec", { namedCurve: "prime256v1" }).publicKey.export({ type: "spki", format: "pem" }).toString();
 type Obj = Record<string, unknown>;
@@ -75,13 +77,25 @@ function rejectionOf<T>(o: pulumi.Output<T>): Promise<unknown> {
   );
 }
 
+/** The Kubernetes objects (not patches) registered under one platform, as `<kind> <namespace>/<name>`. */
+const objectsOf = (platform: string): string[] =>
+  registered
+    .filter((r) => r.custom && r.type.startsWith("kubernetes:") && !r.type.endsWith("Patch") && r.name.startsWith(`${platform}-`))
+    .map((r) => `${r.type.split(":")[2]} ${((r.inputs.metadata as Obj).namespace as string | undefined) ?? ""}/${(r.inputs.metadata as Obj).name as string}`)
+    .sort();
+const planned = (c: PlatformConfig): string[] => plannedObjects(c).map((o) => `${o.kind} ${o.namespace ?? ""}/${o.name}`).sort();
+
 export function platformVariantTests(): void {
   let ecrPlatform: InstanceType<Platform["AgentPlatform"]>;
   let staticPlatform: InstanceType<Platform["AgentPlatform"]>;
+  let staticConfig: PlatformConfig;
+  let sharedConfig: PlatformConfig;
+  let defaultsConfig: PlatformConfig;
 
   beforeAll(async () => {
     ({ AgentPlatform } = await import("../../components/agentPlatform"));
     ({ RegistryPullSecret } = await import("../../components/registryPullSecret"));
+    ({ plannedObjects } = await import("../../components/builders/inventory"));
     const k8sProvider = new k8s.Provider("k8s-variants", {});
     const awsProvider = new AwsProvider("ecr", { region: "eu-west-1" });
     ecrPlatform = new AgentPlatform(
@@ -111,16 +125,32 @@ export function platformVariantTests(): void {
       },
       { providers: [k8sProvider] },
     );
-    staticPlatform = new AgentPlatform(
-      "static",
-      {
-        config: platformConfig(
-          { instanceName: "st", namespace: "st", registryMode: "static", registryServer: "harbor.example.com/ai", registryUsername: "robot" },
-          { registryPassword: pulumi.secret("harbor-token"), overrides: {} },
-        ),
-      },
-      { providers: [k8sProvider] },
+    staticConfig = platformConfig(
+      { instanceName: "st", namespace: "st", registryMode: "static", registryServer: "harbor.example.com/ai", registryUsername: "robot" },
+      { registryPassword: pulumi.secret("harbor-token"), overrides: {} },
     );
+    staticPlatform = new AgentPlatform("static", { config: staticConfig }, { providers: [k8sProvider] });
+    // Executors in the engine namespace (shared mode), Pod Security baseline there.
+    sharedConfig = platformConfig({ instanceName: "sh", namespace: "sh", executorNamespace: "sh", executorPodSecurityLevel: "baseline" }, { overrides: {} });
+    new AgentPlatform("shared", { config: sharedConfig }, { providers: [k8sProvider] });
+    // Every pod default set, a command center ingress source, executors from their own registry.
+    defaultsConfig = platformConfig(
+      {
+        instanceName: "pd",
+        namespace: "pd",
+        sandboxImageRegistry: "tools.example.com/executors",
+        sandboxAdmissionAction: "Warn",
+        sandboxPodDefaults: JSON.stringify({
+          nodeSelector: { "sandbox.example.com/pool": "executors" },
+          tolerations: [{ key: "sandbox.example.com/dedicated", operator: "Exists", effect: "NoSchedule" }],
+          runtimeClassName: "gvisor",
+          activeDeadlineSeconds: 3600,
+        }),
+        commandCenterIngressFrom: JSON.stringify([{ namespaceLabels: { "kubernetes.io/metadata.name": "ingress-nginx" } }]),
+      },
+      { overrides: {} },
+    );
+    new AgentPlatform("defaults", { config: defaultsConfig }, { providers: [k8sProvider] });
     await settle();
   });
 
@@ -210,8 +240,11 @@ export function platformVariantTests(): void {
       expect(s.secretPaths).toEqual(["data"]);
       const entry = decodeDockerConfig(s).auths["harbor.example.com"];
       expect(Buffer.from(entry.auth, "base64").toString()).toBe("robot:harbor-token");
-      expect(registered.some((r) => r.name === "static-registry-executors")).toBe(false);
       expect(staticPlatform.pullSecretName).toBe("st-registry");
+      // The copy in the sandbox namespace, referenced by the namespace's default ServiceAccount.
+      expect((byName("static-registry-executors").inputs.metadata as Obj).namespace).toBe("st-sandbox");
+      const sa = byName("static-sandbox-default-service-account");
+      expect(sa.inputs).toMatchObject({ metadata: { name: "default", namespace: "st-sandbox" }, automountServiceAccountToken: false, imagePullSecrets: [{ name: "st-registry" }] });
     });
 
     it("keeps the dockerconfigjson a secret Output", async () => {
@@ -227,6 +260,62 @@ export function platformVariantTests(): void {
 
     it("has no token expiry", async () => {
       expect(await valueOf(staticPlatform.pullSecretExpiresAt)).toBeUndefined();
+    });
+  });
+
+  describe("executors in the engine namespace (shared mode)", () => {
+    it("creates no sandbox namespace and only NetworkPolicies: nothing that would bind the engine, command center and postgres", () => {
+      const sandbox = registered.filter((r) => r.name.startsWith("shared-sandbox-"));
+      expect(sandbox.map((r) => `${r.type.split(":")[2]} ${r.name}`).sort()).toEqual(
+        ["shared-sandbox-default-deny-ingress", "shared-sandbox-engine-ingress", "shared-sandbox-executor-egress", "shared-sandbox-postgres-ingress"].map((n) => `NetworkPolicy ${n}`),
+      );
+      expect(registered.some((r) => r.name === "shared-namespaces-executors")).toBe(false);
+      expect((((byName("shared-namespaces-workloads").inputs.metadata as Obj).labels as Obj)["pod-security.kubernetes.io/enforce"])).toBe("baseline");
+    });
+
+    it("restricts egress of every pod that is not the platform's own, in the engine namespace", () => {
+      const egress = byName("shared-sandbox-executor-egress").inputs as { metadata: Obj; spec: Obj };
+      expect(egress.metadata.namespace).toBe("sh");
+      expect(egress.spec.podSelector).toEqual({ matchExpressions: [{ key: "app.kubernetes.io/part-of", operator: "NotIn", values: ["agent-platform"] }] });
+      expect(egress.spec.policyTypes).toEqual(["Egress"]);
+    });
+
+    it("keeps the Role where executor pods run and the engine on the Downward API namespace", () => {
+      expect((byName("shared-executor-access-role").inputs.metadata as Obj).namespace).toBe("sh");
+      expect(env(byName("shared-engine-deployment"))).toContainEqual({ name: "EXECUTOR_MCP_K8S_NAMESPACE", valueFrom: { fieldRef: { fieldPath: "metadata.namespace" } } });
+    });
+  });
+
+  describe("executor pod defaults", () => {
+    it("adds the MutatingAdmissionPolicy and its binding (admissionregistration.k8s.io/v1) under the Sandbox component", () => {
+      const policy = byName("defaults-sandbox-mutating-policy");
+      const binding = byName("defaults-sandbox-mutating-binding");
+      expect(policy.type).toBe("kubernetes:admissionregistration.k8s.io/v1:MutatingAdmissionPolicy");
+      expect(policy.inputs).toMatchObject({ apiVersion: "admissionregistration.k8s.io/v1", kind: "MutatingAdmissionPolicy", metadata: { name: "pd-pd-sandbox-executor-defaults" } });
+      expect((policy.inputs.spec as { mutations: unknown[] }).mutations).toHaveLength(4);
+      expect(binding.inputs).toMatchObject({
+        kind: "MutatingAdmissionPolicyBinding",
+        spec: { policyName: "pd-pd-sandbox-executor-defaults", matchResources: { namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": "pd-sandbox" } } } },
+      });
+      for (const r of [policy, binding]) expect(r.parent.endsWith("::defaults-sandbox"), r.name).toBe(true);
+    });
+
+    it("the validating policy then requires the runtime class and the executors' registry; Warn is Warn + Audit", () => {
+      const vap = JSON.stringify(byName("defaults-sandbox-validating-policy").inputs.spec);
+      expect(vap).toContain("runtimeClassName");
+      expect(vap).toContain("tools.example.com/executors/");
+      expect((byName("defaults-sandbox-validating-binding").inputs.spec as Obj).validationActions).toEqual(["Warn", "Audit"]);
+      expect(byName("defaults-sandbox-command-center-ingress").inputs.spec).toMatchObject({ ingress: [{ from: [{ namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": "ingress-nginx" } } }] }] });
+    });
+  });
+
+  describe("the ownership check reads exactly what each variant registers", () => {
+    it.each([
+      ["static", () => staticConfig],
+      ["shared", () => sharedConfig],
+      ["defaults", () => defaultsConfig],
+    ] as const)("%s", (platform, config) => {
+      expect(objectsOf(platform)).toEqual(planned(config()));
     });
   });
 

@@ -10,25 +10,31 @@ import { restrictedViolations } from "./podSecurity";
 const PEM = crypto.generateKeyPairSync("ec", { namedCurve: "prime256v1" }).publicKey.export({ type: "spki", format: "pem" }).toString();
 const HAND_SET_AUTH = "hand-set-auth-secret-value-0123456789";
 
-setupMocks(
-  {
-    "pulumi:disable-default-providers": '["*"]',
-    imageTag: "dev",
-    publicUrl: "http://localhost:8080",
-    registryMode: "none",
-    registryServer: "localhost:5000/2501",
-    licensePublicKey: PEM,
-    postgresStorageSize: "1Gi",
-    authSecret: HAND_SET_AUTH,
-  },
-  { secretKeys: ["authSecret"], invokes: ecrInvokes },
-);
+/** The dev stack's settings (Pulumi.dev.yaml), with a hand-set secret. */
+const DEV_CONFIG: Record<string, string> = {
+  "pulumi:disable-default-providers": '["*"]',
+  imageTag: "dev",
+  publicUrl: "http://localhost:8080",
+  registryMode: "none",
+  registryServer: "localhost:5000/2501",
+  licensePublicKey: PEM,
+  postgresStorageSize: "1Gi",
+  authSecret: HAND_SET_AUTH,
+};
+setupMocks(DEV_CONFIG, { secretKeys: ["authSecret"], invokes: ecrInvokes });
+
+/** Replaces the stack config (keys without a namespace are the project's), as setupMocks does. */
+function setStackConfig(values: Record<string, string>): void {
+  const full = Object.fromEntries(Object.entries(values).map(([k, v]) => [k.includes(":") ? k : `agent-platform:${k}`, v]));
+  pulumi.runtime.setAllConfig(full, ["agent-platform:authSecret"]);
+}
 
 type Program = Awaited<ReturnType<typeof import("../../index")>>;
 let program: Program;
 type Obj = Record<string, unknown>;
-/** The cluster as the ownership check sees it: empty, so everything is created. */
-const emptyCluster = async () => undefined;
+/** The cluster as the pre-flight checks see it: Kubernetes 1.36 and empty, so everything is created. */
+const version = (minor: number) => async () => ({ major: 1, minor, gitVersion: `v1.${minor}.0` });
+const emptyCluster = { read: async () => undefined, serverVersion: version(36) };
 
 beforeAll(async () => {
   const main = (await import("../../index")).default;
@@ -47,6 +53,13 @@ const T = {
   binding: "kubernetes:rbac.authorization.k8s.io/v1:RoleBinding",
   pvc: "kubernetes:core/v1:PersistentVolumeClaim",
   gen: "pulumi-nodejs:dynamic/agent-platform:GeneratedSecretValue",
+  netpol: "kubernetes:networking.k8s.io/v1:NetworkPolicy",
+  limits: "kubernetes:core/v1:LimitRange",
+  quota: "kubernetes:core/v1:ResourceQuota",
+  saPatch: "kubernetes:core/v1:ServiceAccountPatch",
+  vap: "kubernetes:admissionregistration.k8s.io/v1:ValidatingAdmissionPolicy",
+  vapb: "kubernetes:admissionregistration.k8s.io/v1:ValidatingAdmissionPolicyBinding",
+  map: "kubernetes:admissionregistration.k8s.io/v1:MutatingAdmissionPolicy",
 };
 const podSpec = (d: Registered): Obj => (((d.inputs.spec as Obj).template as Obj).spec as Obj);
 const env = (d: Registered): Obj[] => ((podSpec(d).containers as Obj[])[0].env as Obj[]);
@@ -69,7 +82,19 @@ describe("what the dev stack registers", () => {
         "agent-platform:index:ExecutorAccess platform-executor-access",
         "agent-platform:index:GeneratedSecrets platform-secrets",
         "agent-platform:index:Postgres platform-postgres",
+        "agent-platform:index:Sandbox platform-sandbox",
         `${T.ns} platform-namespaces-workloads`,
+        `${T.ns} platform-namespaces-executors`,
+        `${T.netpol} platform-sandbox-executor-deny-all`,
+        `${T.netpol} platform-sandbox-executor-egress`,
+        `${T.netpol} platform-sandbox-default-deny-ingress`,
+        `${T.netpol} platform-sandbox-postgres-ingress`,
+        `${T.netpol} platform-sandbox-engine-ingress`,
+        `${T.limits} platform-sandbox-limit-range`,
+        `${T.quota} platform-sandbox-quota`,
+        `${T.saPatch} platform-sandbox-default-service-account`,
+        `${T.vap} platform-sandbox-validating-policy`,
+        `${T.vapb} platform-sandbox-validating-binding`,
         `${T.sa} platform-executor-access-service-account`,
         `${T.role} platform-executor-access-role`,
         `${T.binding} platform-executor-access-role-binding`,
@@ -130,18 +155,24 @@ describe("namespaces and executor RBAC", () => {
     expect(find(T.ns, "platform-namespaces-workloads").retainOnDelete).toBe(true);
   });
 
-  it("labels the shared namespace for Pod Security: executor level enforced, restricted warned and audited", () => {
-    const labels = (find(T.ns, "platform-namespaces-workloads").inputs.metadata as Obj).labels as Obj;
-    expect((find(T.ns, "platform-namespaces-workloads").inputs.metadata as Obj).name).toBe("ai-2501");
-    expect(labels["pod-security.kubernetes.io/enforce"]).toBe("baseline");
-    expect(labels["pod-security.kubernetes.io/warn"]).toBe("restricted");
-    expect(labels["pod-security.kubernetes.io/audit"]).toBe("restricted");
+  it("creates the sandbox namespace <namespace>-sandbox by default; restricted enforced in both, warned and audited", () => {
+    const meta = (n: string) => find(T.ns, n).inputs.metadata as Obj;
+    expect(meta("platform-namespaces-workloads").name).toBe("ai-2501");
+    expect(meta("platform-namespaces-executors").name).toBe("ai-2501-sandbox");
+    for (const n of ["platform-namespaces-workloads", "platform-namespaces-executors"]) {
+      const labels = meta(n).labels as Obj;
+      expect(labels["pod-security.kubernetes.io/enforce"], n).toBe("restricted");
+      expect(labels["pod-security.kubernetes.io/warn"], n).toBe("restricted");
+      expect(labels["pod-security.kubernetes.io/audit"], n).toBe("restricted");
+    }
+    // It holds no data: destroy deletes it, unlike the engine namespace.
+    expect(find(T.ns, "platform-namespaces-executors").retainOnDelete).toBe(false);
   });
 
   it("creates ServiceAccount ai-2501-engine-executor and a Role with exactly the documented verbs", () => {
     expect(find(T.sa, "platform-executor-access-service-account").inputs.metadata).toMatchObject({ name: "ai-2501-engine-executor", namespace: "ai-2501" });
     const role = find(T.role, "platform-executor-access-role");
-    expect((role.inputs.metadata as Obj).namespace).toBe("ai-2501");
+    expect((role.inputs.metadata as Obj).namespace).toBe("ai-2501-sandbox");
     expect(role.inputs.rules).toEqual([
       { apiGroups: [""], resources: ["pods"], verbs: ["create", "get", "list", "watch", "delete"] },
       { apiGroups: [""], resources: ["pods/attach"], verbs: ["create", "get"] },
@@ -151,8 +182,71 @@ describe("namespaces and executor RBAC", () => {
     const binding = find(T.binding, "platform-executor-access-role-binding");
     expect(binding.inputs.roleRef).toEqual({ apiGroup: "rbac.authorization.k8s.io", kind: "Role", name: "ai-2501-engine-executor" });
     expect(binding.inputs.subjects).toEqual([{ kind: "ServiceAccount", name: "ai-2501-engine-executor", namespace: "ai-2501" }]);
+    expect((binding.inputs.metadata as Obj).namespace).toBe("ai-2501-sandbox");
+    // No other Role or binding anywhere: the sandbox widens nothing.
+    expect(ofType(T.role).filter((r) => DEV.test(r.name))).toHaveLength(1);
+    expect(registered.filter((r) => /ClusterRole/.test(r.type))).toEqual([]);
   });
 });
+
+describe("the executor sandbox", () => {
+  it("bounds executor containers and the namespace: LimitRange defaults and maximum, ResourceQuota", () => {
+    const lr = find(T.limits, "platform-sandbox-limit-range");
+    expect(lr.inputs.metadata).toMatchObject({ name: "ai-2501-executor-limits", namespace: "ai-2501-sandbox" });
+    expect(lr.inputs.spec).toEqual({
+      limits: [{ type: "Container", defaultRequest: { cpu: "250m", memory: "512Mi" }, default: { cpu: "500m", memory: "1Gi" }, max: { cpu: "2", memory: "4Gi" } }],
+    });
+    const q = find(T.quota, "platform-sandbox-quota");
+    expect(q.inputs.metadata).toMatchObject({ name: "ai-2501-executor-quota", namespace: "ai-2501-sandbox" });
+    expect(q.inputs.spec).toEqual({ hard: { pods: "20", "limits.cpu": "10", "limits.memory": "20Gi" } });
+  });
+
+  it("patches the sandbox's default ServiceAccount: no token automount; no pull secret in none mode", () => {
+    const sa = find(T.saPatch, "platform-sandbox-default-service-account");
+    expect(sa.inputs.metadata).toEqual({ name: "default", namespace: "ai-2501-sandbox" });
+    expect(sa.inputs.automountServiceAccountToken).toBe(false);
+    expect(sa.inputs.imagePullSecrets).toBeUndefined();
+  });
+
+  it("validates executor pods in the sandbox namespace only, refusing images from outside registryServer", () => {
+    const vap = find(T.vap, "platform-sandbox-validating-policy");
+    expect((vap.inputs.metadata as Obj).name).toBe("ai-2501-ai-2501-sandbox-executor-pods");
+    const validations = (vap.inputs.spec as { validations: { expression: string }[] }).validations;
+    expect(validations.some((v) => v.expression.includes(JSON.stringify("localhost:5000/2501/")))).toBe(true);
+    const binding = find(T.vapb, "platform-sandbox-validating-binding");
+    expect(binding.inputs.spec).toEqual({
+      policyName: "ai-2501-ai-2501-sandbox-executor-pods",
+      validationActions: ["Deny"],
+      matchResources: { namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": "ai-2501-sandbox" } } },
+    });
+    // No pod default configured: no mutating policy.
+    expect(registered.filter((r) => r.type === T.map)).toEqual([]);
+  });
+
+  it("isolates the sandbox and the engine namespace with NetworkPolicies in the right namespaces", () => {
+    const where = Object.fromEntries(
+      ofType(T.netpol).filter((r) => DEV.test(r.name)).map((r) => [r.name.replace("platform-sandbox-", ""), (r.inputs.metadata as Obj).namespace]),
+    );
+    expect(where).toEqual({
+      "executor-deny-all": "ai-2501-sandbox",
+      "executor-egress": "ai-2501-sandbox",
+      "default-deny-ingress": "ai-2501",
+      "postgres-ingress": "ai-2501",
+      "engine-ingress": "ai-2501",
+    });
+    expect(find(T.netpol, "platform-sandbox-executor-deny-all").inputs.spec).toEqual({ podSelector: {}, policyTypes: ["Ingress", "Egress"] });
+  });
+
+  it("puts every sandbox object under the Sandbox component, none holding a secret", () => {
+    const children = registered.filter((r) => r.parent.endsWith("::platform-sandbox"));
+    expect(children).toHaveLength(10);
+    for (const r of children) {
+      expect(parentType(r), r.name).toBe("agent-platform:index:Sandbox");
+      expect(r.secretPaths, r.name).toEqual([]);
+    }
+  });
+});
+
 
 describe("generated secrets", () => {
   it("are five protected dynamic resources whose value is an additional secret output", () => {
@@ -213,13 +307,13 @@ describe("engine and command center", () => {
     for (const d of deployments) expect(restrictedViolations(podSpec(d)), d.name).toEqual([]);
   });
 
-  it("the engine runs as ai-2501-engine-executor with the kube backend, the CA bundle and the Downward API namespace", () => {
+  it("the engine runs as ai-2501-engine-executor with the kube backend, the CA bundle and the sandbox namespace", () => {
     const d = find(T.deploy, "platform-engine-deployment");
     expect(podSpec(d).serviceAccountName).toBe("ai-2501-engine-executor");
     const e = env(d);
     expect(e).toContainEqual({ name: "EXECUTOR_MCP_BACKEND", value: "kube" });
     expect(e).toContainEqual({ name: "NODE_EXTRA_CA_CERTS", value: "/var/run/secrets/kubernetes.io/serviceaccount/ca.crt" });
-    expect(e).toContainEqual({ name: "EXECUTOR_MCP_K8S_NAMESPACE", valueFrom: { fieldRef: { fieldPath: "metadata.namespace" } } });
+    expect(e).toContainEqual({ name: "EXECUTOR_MCP_K8S_NAMESPACE", value: "ai-2501-sandbox" });
     expect((podSpec(d).containers as Obj[])[0].image).toBe("localhost:5000/2501/engine:dev");
   });
 
@@ -234,7 +328,7 @@ describe("engine and command center", () => {
       expect(env(d)).toContainEqual({ name: key, valueFrom: { configMapKeyRef: { name: "ai-2501-engine", key } } });
     }
     expect(env(d)).toHaveLength(secretKeys.length + configKeys.length + 3);
-    expect(env(d).filter((v) => "value" in v).map((v) => v.name).sort()).toEqual(["EXECUTOR_MCP_BACKEND", "NODE_EXTRA_CA_CERTS"]);
+    expect(env(d).filter((v) => "value" in v).map((v) => v.name).sort()).toEqual(["EXECUTOR_MCP_BACKEND", "EXECUTOR_MCP_K8S_NAMESPACE", "NODE_EXTRA_CA_CERTS"]);
   });
 
   it("the command center gets BASE_URL = publicUrl and its secrets by reference", () => {
@@ -272,6 +366,8 @@ describe("ownership", () => {
     expect(actual).toEqual(planned);
     expect(actual).toContain("Deployment ai-2501/ai-2501-engine");
     expect(actual).toContain("PersistentVolumeClaim ai-2501/ai-2501-postgres-data");
+    expect(actual).toContain("LimitRange ai-2501-sandbox/ai-2501-executor-limits");
+    expect(actual).toContain("ValidatingAdmissionPolicy /ai-2501-ai-2501-sandbox-executor-pods");
   });
 
   it("refuses, before registering anything, to create what exists and is someone else's", async () => {
@@ -279,7 +375,33 @@ describe("ownership", () => {
     const main = (await import("../../index")).default;
     const taken = async (ref: { kind: string; name: string }) =>
       ref.kind === "Service" && ref.name === "ai-2501-engine" ? { annotations: { "agent-platform.io/owned-by": "organization/agent-platform/prod" } } : undefined;
-    await expect(main(taken)).rejects.toThrow(/Nothing was changed: 1 object\(s\)[\s\S]*Service ai-2501\/ai-2501-engine already exists and belongs to stack organization\/agent-platform\/prod/);
+    await expect(main({ read: taken, serverVersion: version(36) })).rejects.toThrow(/Nothing was changed: 1 problem\(s\)[\s\S]*Service ai-2501\/ai-2501-engine already exists and belongs to stack organization\/agent-platform\/prod/);
+    await settle();
+    expect(registered.length).toBe(before);
+  });
+});
+
+describe("the cluster pre-flight", () => {
+  it("refuses sandboxPodDefaults on a cluster older than 1.36, naming the version, before registering anything", async () => {
+    const before = registered.length;
+    const main = (await import("../../index")).default;
+    try {
+      setStackConfig({ ...DEV_CONFIG, sandboxPodDefaults: JSON.stringify({ runtimeClassName: "gvisor" }) });
+      await expect(main({ read: async () => undefined, serverVersion: version(35) })).rejects.toThrow(
+        /Nothing was changed: this cluster \(v1\.35\.0\) cannot honour[\s\S]*agent-platform:sandboxPodDefaults: .*MutatingAdmissionPolicy.*Kubernetes 1\.36 or newer\); this cluster is 1\.35/,
+      );
+      // Without pod defaults the same cluster passes the version check (and reaches the ownership check).
+      setStackConfig(DEV_CONFIG);
+      const reads: string[] = [];
+      const stop = async (r: { kind: string }) => {
+        reads.push(r.kind);
+        throw new Error("stop here");
+      };
+      await expect(main({ read: stop, serverVersion: version(35) })).rejects.toThrow(/could not check what already exists in the cluster: stop here/);
+      expect(reads.length).toBeGreaterThan(0);
+    } finally {
+      setStackConfig(DEV_CONFIG);
+    }
     await settle();
     expect(registered.length).toBe(before);
   });
@@ -288,7 +410,7 @@ describe("ownership", () => {
 describe("stack outputs", () => {
   it("exports namespaces, service names, the executor account and no pull-secret expiry in none mode", async () => {
     expect(await valueOf(program.namespace)).toBe("ai-2501");
-    expect(await valueOf(program.executorNamespace)).toBe("ai-2501");
+    expect(await valueOf(program.executorNamespace)).toBe("ai-2501-sandbox");
     expect(await valueOf(program.engineServiceName)).toBe("ai-2501-engine");
     expect(await valueOf(program.commandCenterServiceName)).toBe("ai-2501-command-center");
     expect(await valueOf(program.postgresServiceName)).toBe("ai-2501-postgres");

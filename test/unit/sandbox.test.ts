@@ -1,7 +1,7 @@
 // The executor sandbox builders: settings checks, namespace controls, NetworkPolicies and the
 // CEL admission policies. Selectors are checked against the labels the workload builders
 // really put on pod templates; CEL is checked for shape here and compiled and run by the real
-// API server in test/integration/sandbox-admission.test.ts.
+// API server in test/integration/sandbox.test.ts (the program deployed to the local cluster).
 import type * as k8s from "@pulumi/kubernetes";
 import { describe, expect, it } from "vitest";
 import {
@@ -26,6 +26,7 @@ import {
 import { postgresDeploymentArgs, POSTGRES_PORT } from "../../components/builders/postgres";
 import { sandboxDefaultServiceAccountPatch, sandboxLimitRange, sandboxNamespace, sandboxResourceQuota } from "../../components/builders/sandbox";
 import { sandboxManifests } from "../../components/builders/sandboxManifests";
+import { parseServerVersion } from "../../components/clusterReader";
 import {
   cidrStrictlyWithin,
   clusterRequirementProblems,
@@ -177,6 +178,13 @@ describe("sandbox settings", () => {
     expect(old[0].rule).toContain("1.35");
     expect(clusterRequirementProblems(withDefaults, { major: 1, minor: 36 })).toEqual([]);
     expect(clusterRequirementProblems(plain, { major: 1, minor: 29 }).map((p) => p.key)).toEqual(["executorNamespace"]);
+  });
+
+  it("reads the server version as managed clusters report it", () => {
+    expect(parseServerVersion({ major: "1", minor: "36", gitVersion: "v1.36.3" })).toEqual({ major: 1, minor: 36, gitVersion: "v1.36.3" });
+    expect(parseServerVersion({ major: "1", minor: "35+", gitVersion: "v1.35.2-eks-1a2b3c" })).toMatchObject({ major: 1, minor: 35 });
+    expect(parseServerVersion({ major: "", minor: "", gitVersion: "v1.34.1-gke.100" })).toMatchObject({ major: 1, minor: 34 });
+    expect(() => parseServerVersion({ gitVersion: "unknown" })).toThrow(/version this program cannot read/);
   });
 });
 

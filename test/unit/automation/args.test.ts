@@ -1,13 +1,6 @@
 import { describe, expect, it } from "vitest";
-import {
-  DEFAULT_RETRIES,
-  DEFAULT_RETRY_DELAY_MS,
-  HelpRequested,
-  helpText,
-  parseArgs,
-  parseDuration,
-  UsageError,
-} from "../../../automation/args";
+import { HelpRequested, helpText, parseArgs, parseDuration, UsageError } from "../../../automation/args";
+import { DEFAULT_RETRIES, DEFAULT_RETRY_DELAY_MS } from "../../../automation/lock";
 
 function usage(argv: string[], env: Record<string, string> = {}): string {
   try {
@@ -27,7 +20,7 @@ describe("parseArgs: valid command lines", () => {
       create: false,
       json: false,
       yes: false,
-      refresh: false,
+      refresh: true,
       repair: false,
       removeProtected: false,
       config: [],
@@ -165,5 +158,46 @@ describe("parseDuration", () => {
     ["7", 7000],
   ])("%s = %d ms", (text, ms) => {
     expect(parseDuration(text, "retry-delay")).toBe(ms);
+  });
+});
+
+describe("help and parsing agree", () => {
+  const all = ["preview", "up", "refresh", "destroy", "outputs", "drift", "refresh-pull-secret", "render"] as const;
+  const valueOf: Record<string, string> = {
+    stack: "dev",
+    config: "a=1",
+    "secret-config": "a=ENV_A",
+    target: "urn:pulumi:dev::agent-platform::kubernetes:core/v1:Secret::a",
+    parallel: "2",
+    retries: "1",
+    "retry-delay": "1s",
+    out: "o",
+  };
+  const options = Object.keys(valueOf).concat(["create", "json", "yes", "refresh", "no-refresh", "repair", "remove-protected"]);
+
+  it.each(all)("%s: the help lists exactly the options parseArgs accepts", (command) => {
+    const help = helpText(command);
+    for (const name of options) {
+      const argv = [command, "--stack", "dev", "--yes", "--out", "o"].filter((a, i, xs) => {
+        // Leave out the options that do not apply, so only the one under test can be refused.
+        if (command !== "render" && (a === "--out" || xs[i - 1] === "--out")) return false;
+        return true;
+      });
+      if (!argv.includes(`--${name}`)) argv.push(`--${name}`, ...(valueOf[name] !== undefined ? [valueOf[name]] : []));
+      let accepted = true;
+      try {
+        parseArgs(argv, { ENV_A: "v" });
+      } catch (err) {
+        if (!(err instanceof UsageError) || !err.message.startsWith(`--${name} does not apply to ${command}`)) throw err;
+        accepted = false;
+      }
+      expect(new RegExp(`^  --${name}\\b`, "m").test(help), `--${name} for ${command}`).toBe(accepted);
+    }
+  });
+
+  it("lists every command in the general help, in the order of the error message", () => {
+    const help = helpText();
+    const listed = help.split("\n").filter((l) => /^  [a-z]/.test(l)).map((l) => l.trim().split(/\s+/)[0]);
+    expect(listed).toEqual([...all]);
   });
 });

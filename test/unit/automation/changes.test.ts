@@ -2,6 +2,7 @@ import { describe, expect, it } from "vitest";
 import {
   buildDriftReport,
   changesFromEvents,
+  countChanges,
   excludeExpectedChurn,
   isPullSecretUrn,
   isTokenField,
@@ -132,5 +133,18 @@ describe("buildDriftReport", () => {
 
   it("nameFromUrn takes the part after the last ::", () => {
     expect(nameFromUrn(URN.deployment)).toBe("ai-2501-engine");
+  });
+});
+
+describe("countChanges", () => {
+  it("counts only real changes in a change summary, with the ops changesFromEvents skips", () => {
+    expect(countChanges({ same: 14, read: 1, refresh: 3, "remove-pending-replace": 1 })).toBe(0);
+    expect(countChanges({ same: 14, update: 2, create: 1, delete: 1, replace: 1 })).toBe(5);
+    expect(countChanges({})).toBe(0);
+    // Each op a summary counts as no change yields no per-resource change from its event either.
+    for (const op of ["same", "read", "discard", "discard-replaced", "remove-pending-replace"]) {
+      expect(countChanges({ [op]: 1 })).toBe(0);
+      expect(changesFromEvents([pre(URN.deployment, op)])).toEqual([]);
+    }
   });
 });

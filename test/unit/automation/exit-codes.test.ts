@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { countChanges, ExitCode, exitCodeFor, previewOutcome } from "../../../automation/exit-codes";
+import { exitCodeFor } from "../../../automation/exit-codes";
 
 describe("exit codes", () => {
   it("maps outcomes like terraform plan -detailed-exitcode", () => {
@@ -7,17 +7,5 @@ describe("exit codes", () => {
     expect(exitCodeFor({ kind: "error" })).toBe(1);
     expect(exitCodeFor({ kind: "changes" })).toBe(2);
     expect(exitCodeFor({ kind: "drift" })).toBe(2);
-    expect(ExitCode).toEqual({ Ok: 0, Error: 1, Changes: 2 });
-  });
-
-  it("counts only real changes in a change summary", () => {
-    expect(countChanges({ same: 14, read: 1, refresh: 3 })).toBe(0);
-    expect(countChanges({ same: 14, update: 2, create: 1, delete: 1, replace: 1 })).toBe(5);
-    expect(countChanges({})).toBe(0);
-  });
-
-  it("gives preview 2 with changes and 0 without", () => {
-    expect(exitCodeFor(previewOutcome({ same: 20 }))).toBe(0);
-    expect(exitCodeFor(previewOutcome({ same: 19, update: 1 }))).toBe(2);
   });
 });

@@ -1,15 +1,13 @@
 import { describe, expect, it, vi } from "vitest";
-import { ConcurrentUpdateError } from "@pulumi/pulumi/automation";
 import {
   backoffDelay,
   isConcurrentUpdateError,
-  maxTotalDelay,
   parseLockHolders,
   StackLockedError,
   staleLocks,
   withRetry,
   type Clock,
-} from "../../../automation/retry";
+} from "../../../automation/lock";
 
 const LOCK_MESSAGE = `code: 255
  stdout:
@@ -45,9 +43,6 @@ describe("backoffDelay", () => {
   });
   it("adds at most 10% jitter", () => {
     expect(backoffDelay(2, { retries: 3, baseDelayMs: 1000 }, () => 0.999)).toBe(2200);
-  });
-  it("sums the worst case for messages", () => {
-    expect(maxTotalDelay({ retries: 3, baseDelayMs: 1000 })).toBe(1100 + 2200 + 4400);
   });
 });
 
@@ -103,7 +98,7 @@ describe("withRetry", () => {
   it("works with the real sleep under fake timers", async () => {
     vi.useFakeTimers();
     try {
-      const { realClock } = await import("../../../automation/retry");
+      const { realClock } = await import("../../../automation/lock");
       const clock: Clock = { sleep: realClock.sleep, random: () => 0 };
       const fn = vi.fn<() => Promise<string>>().mockRejectedValueOnce(lockedError()).mockResolvedValue("ok");
       const p = withRetry("dev", fn, { retries: 1, baseDelayMs: 30_000 }, clock);
@@ -125,7 +120,22 @@ describe("lock errors", () => {
     expect(isConcurrentUpdateError(new Error("the stack is currently locked by 2 lock(s)"))).toBe(true);
     expect(isConcurrentUpdateError(new Error("no stack named dev found"))).toBe(false);
     expect(isConcurrentUpdateError("locked")).toBe(false);
-    expect(ConcurrentUpdateError.name).toBe("ConcurrentUpdateError");
+  });
+
+  it("recognises the error the Automation API builds from a locked file backend's transcript, and reads its holder", async () => {
+    // The SDK's own result type and error factory (internal, so not in its typings): what a locked `up` throws.
+    type Result = object;
+    const { CommandResult } = (await import("@pulumi/pulumi/automation/cmd")) as unknown as {
+      CommandResult: new (stdout: string, stderr: string, code: number) => Result;
+    };
+    const { createCommandError } = (await import("@pulumi/pulumi/automation/errors")) as unknown as {
+      createCommandError: (result: Result) => Error;
+    };
+    const stderr = LOCK_MESSAGE.slice(LOCK_MESSAGE.indexOf("error:"), LOCK_MESSAGE.indexOf("\n\n err?"));
+    const err = createCommandError(new CommandResult("", stderr, 255));
+    expect(err.name).toBe("ConcurrentUpdateError");
+    expect(isConcurrentUpdateError(err)).toBe(true);
+    expect(parseLockHolders(err.message).map((h) => `${h.user}@${h.host} ${h.pid}`)).toEqual(["ci@runner-7 4242"]);
   });
 
   it("parses the lock holders of the file backend", () => {

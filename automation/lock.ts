@@ -1,10 +1,22 @@
 /**
- * Retry with exponential backoff for a stack that is locked by another update.
- * Only ConcurrentUpdateError (the Automation API's error for "another update is in progress"
- * and "the stack is currently locked by") is retried; the other update is never cancelled.
- * The clock is injected so the schedule is tested without waiting.
+ * Everything about a stack that is locked by another update, in one place: recognising the
+ * lock error, the retry policy (exponential backoff with jitter; the other update is never
+ * cancelled), the lock holders named in the give-up message, and removing a provably stale
+ * lock of the local file backend. Only ConcurrentUpdateError (the Automation API's error for
+ * "another update is in progress" and "the stack is currently locked by") is retried.
+ * The schedule is pure with an injected clock; clearStaleLocks and withStackRetry are the
+ * wiring to the file system and to a run.
  */
-import { MAX_RETRY_DELAY_MS } from "./args";
+import { promises as fs } from "node:fs";
+import { fileURLToPath } from "node:url";
+import type { RunContext } from "./context";
+
+/** Retries after the first attempt when no --retries is given. */
+export const DEFAULT_RETRIES = 5;
+/** Delay before the first retry when no --retry-delay is given. */
+export const DEFAULT_RETRY_DELAY_MS = 5_000;
+/** Upper bound of a single delay. */
+export const MAX_RETRY_DELAY_MS = 60_000;
 
 export interface RetryPolicy {
   /** Retries after the first attempt (0 = one attempt only). */
@@ -34,13 +46,6 @@ export function backoffDelay(attempt: number, policy: RetryPolicy, random: () =>
   const cap = policy.maxDelayMs ?? MAX_RETRY_DELAY_MS;
   const exp = Math.min(cap, policy.baseDelayMs * 2 ** (attempt - 1));
   return Math.round(exp + exp * 0.1 * random());
-}
-
-/** Worst-case total wait of a policy (jitter at its maximum), for messages and docs. */
-export function maxTotalDelay(policy: RetryPolicy): number {
-  let total = 0;
-  for (let a = 1; a <= policy.retries; a++) total += backoffDelay(a, policy, () => 1);
-  return total;
 }
 
 export function isConcurrentUpdateError(err: unknown): boolean {
@@ -150,4 +155,45 @@ export function processIsAlive(pid: number): boolean {
   } catch (err) {
     return (err as NodeJS.ErrnoException).code === "EPERM";
   }
+}
+
+/**
+ * Removes lock files of the local file backend that belong to a `pulumi` process of this
+ * host that no longer exists. Returns true if every lock holder was such a stale lock.
+ * A lock of a live process, another host, or a remote backend is never touched.
+ */
+async function clearStaleLocks(ctx: RunContext, err: Error): Promise<boolean> {
+  const holders = parseLockHolders(err.message);
+  if (holders.length === 0) return false;
+  const stale = staleLocks(holders, ctx.hostname, processIsAlive);
+  if (stale.length !== holders.length) return false;
+  for (const h of stale) {
+    let file: string;
+    try {
+      file = fileURLToPath(h.url);
+    } catch {
+      return false;
+    }
+    await fs.rm(file, { force: true });
+    await fs.rm(`${file}.attrs`, { force: true }); // the file backend's metadata beside each blob
+    ctx.note(`removed a stale lock of stack ${ctx.opts.stack}: pulumi (pid ${h.pid}) on this host is gone (lock from ${h.since})`);
+  }
+  return true;
+}
+
+/** Runs a locking stack operation with the --retries/--retry-delay policy. */
+export function withStackRetry<T>(ctx: RunContext, fn: () => Promise<T>): Promise<T> {
+  return withRetry(
+    ctx.opts.stack,
+    fn,
+    { retries: ctx.opts.retries, baseDelayMs: ctx.opts.retryDelayMs },
+    ctx.clock,
+    {
+      onRetry: (attempt, delayMs) =>
+        ctx.note(
+          `stack ${ctx.opts.stack} is locked by another update; waiting ${(delayMs / 1000).toFixed(1)}s before retry ${attempt}/${ctx.opts.retries} (the other update is not cancelled)`,
+        ),
+      onLocked: (e) => clearStaleLocks(ctx, e),
+    },
+  );
 }
