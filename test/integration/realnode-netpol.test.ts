@@ -1,5 +1,5 @@
 // The sandbox's and the engine namespace's NetworkPolicies (components/builders/networkPolicy.ts),
-// enforced for real: the same policies sandbox-netpol.test.ts has cyclonus judge are applied to
+// enforced for real: the same policies sandbox.test.ts has cyclonus judge are applied to
 // real pods on the real node (kube-router enforces them), and each row of the traffic table
 // between pods is measured with a real TCP connection, next to cyclonus's answer for the same
 // row with the same pods' addresses and labels.

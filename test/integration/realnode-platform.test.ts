@@ -7,8 +7,11 @@
 //    through the program's pull secret) does what the engine's documentation says: with its
 //    service-account token and NODE_EXTRA_CA_CERTS it creates an executor pod in
 //    EXECUTOR_MCP_K8S_NAMESPACE, attaches over stdin/stdout, exchanges a line, deletes the pod.
-// The program has no node placement setting, so a MutatingAdmissionPolicy (the cluster admin's
-// tool) puts the test namespaces' postgres, engine and executor pods on the real node.
+//    The executor pod goes through the program's sandbox for real: its admission policies, its
+//    pod defaults (sandboxPodDefaults put it on the real node), and the sandbox's default
+//    ServiceAccount, whose pull secret pulls the executor image.
+// The program has no placement setting for the engine and postgres, so a
+// MutatingAdmissionPolicy (the cluster admin's tool) puts those two on the real node.
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -75,8 +78,18 @@ interface Exchange {
 describe.skipIf(missing !== "")(`the program's stack on the real node${missing ? ` (skipped: ${missing})` : ""}`, () => {
   beforeAll(async () => {
     const n = realNode();
-    const dev = readFileSync(path.join(repoRoot, "Pulumi.dev.yaml"), "utf8");
-    writeFileSync(stackFile, dev.replace(/^encryptionsalt:.*$/m, ""));
+    const dev = readFileSync(path.join(repoRoot, "Pulumi.dev.yaml"), "utf8").replace(/^encryptionsalt:.*$/m, "");
+    // Executor pods: the program's own setting puts them on the real node (an object: in the
+    // stack file, as `pulumi config set --path` writes it).
+    writeFileSync(stackFile, `${dev.trimEnd()}
+  agent-platform:sandboxPodDefaults:
+    nodeSelector:
+      ${REAL_NODE_LABEL}: real
+    tolerations:
+      - key: ${REAL_NODE_TAINT}
+        operator: Exists
+        effect: NoSchedule
+`);
     // Storage on the real node: a local volume the cluster admin provides (the kubelet applies
     // the pod's fsGroup to it), bound at once so the pod follows the volume to its node.
     mkdirSync(volumeDir, { recursive: true, mode: 0o700 });
@@ -110,9 +123,9 @@ spec:
     resourceRules:
     - {apiGroups: [""], apiVersions: [v1], operations: [CREATE], resources: [pods]}
     namespaceSelector:
-      matchExpressions: [{key: kubernetes.io/metadata.name, operator: In, values: [${ns}, ${execNs}]}]
+      matchExpressions: [{key: kubernetes.io/metadata.name, operator: In, values: [${ns}]}]
     objectSelector:
-      matchExpressions: [{key: app.kubernetes.io/name, operator: In, values: [postgres, agent-engine, executor]}]
+      matchExpressions: [{key: app.kubernetes.io/name, operator: In, values: [postgres, agent-engine]}]
   failurePolicy: Fail
   reinvocationPolicy: Never
   # JSON patches: an apply configuration may not change nodeSelector or tolerations (atomic).

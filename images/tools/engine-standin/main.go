@@ -58,7 +58,7 @@ type client struct {
 
 func main() {
 	image := flag.String("executor-image", "", "image of the executor pods")
-	pullSecret := flag.String("pull-secret", "", "pull secret for executor pods (default: derived from DB_HOST, the program's naming)")
+	pullSecret := flag.String("pull-secret", "", "pull secret to name in executor pods (default: none, the namespace's default ServiceAccount carries the program's)")
 	listen := flag.String("listen", ":8080", "HTTP address")
 	flag.Parse()
 
@@ -137,11 +137,6 @@ func newClient(image, pullSecret string) (*client, error) {
 	}
 	if image == "" {
 		return nil, errors.New("--executor-image is not set")
-	}
-	if pullSecret == "" {
-		if db := os.Getenv("DB_HOST"); strings.HasSuffix(db, "-postgres") {
-			pullSecret = strings.TrimSuffix(db, "-postgres") + "-registry"
-		}
 	}
 	tc := &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
 	return &client{
