@@ -349,6 +349,8 @@ ports:
 EOF
 }
 
+# Machine-wide: which real nodes run here, and the sysctls from before the first one.
+node_registry=/run/agent-platform-real-nodes
 node_kernel_tunables=(vm.overcommit_memory vm.panic_on_oom kernel.panic kernel.panic_on_oops kernel.keys.root_maxkeys kernel.keys.root_maxbytes)
 
 # node_up <api port> <port base>: both halves below, one after the other.
@@ -367,8 +369,11 @@ node_prepare() {
   node_configs
   node_network
   node_cgroups
-  # The kubelet sets these machine-wide sysctls when it starts; `down` puts them back.
-  sysctl -n "${node_kernel_tunables[@]}" >"$node_dir/sysctl.orig" 2>/dev/null || true
+  # The kubelet sets these machine-wide sysctls when it starts; the last real node's `down` on
+  # this machine puts back the values from before the first one (recorded once, machine-wide).
+  mkdir -p "$node_registry"
+  [ -s "$node_registry/sysctl.orig" ] || sysctl -n "${node_kernel_tunables[@]}" >"$node_registry/sysctl.orig" 2>/dev/null || true
+  echo "$dir" >"$node_registry/node-$(printf '%s' "$dir" | sha256sum | cut -c1-16)"
 
   socat "UNIX-LISTEN:$node_dir/api.sock,fork,unlink-early,mode=600" "TCP:127.0.0.1:$api" >"$dir/logs/node-api-host.log" 2>&1 &
   echo $! >"$dir/run/node-api-host.pid"
@@ -501,11 +506,20 @@ node_down() {
   rmdir /var/log/containers /var/log/pods 2>/dev/null || true
   # containerd's fixed shim socket folder: removed when nothing else uses it.
   rmdir /run/containerd/s /run/containerd 2>/dev/null || true
-  if [ -s "$node_dir/sysctl.orig" ]; then
+  rm -f "$node_registry/node-$(printf '%s' "$dir" | sha256sum | cut -c1-16)"
+  local m others=0
+  for m in "$node_registry"/node-*; do
+    [ -f "$m" ] || continue
+    # Another cluster's node counts while its kubelet (or its start) is under way.
+    if [ -d "$(cat "$m")/node" ]; then others=$((others + 1)); else rm -f "$m"; fi
+  done
+  if [ "$others" = 0 ] && [ -s "$node_registry/sysctl.orig" ]; then
     local k v
-    paste <(printf '%s\n' "${node_kernel_tunables[@]}") "$node_dir/sysctl.orig" | while read -r k v; do
+    paste <(printf '%s\n' "${node_kernel_tunables[@]}") "$node_registry/sysctl.orig" | while read -r k v; do
       sysctl -qw "$k=$v" 2>/dev/null || true
     done
+    rm -f "$node_registry/sysctl.orig"
+    rmdir "$node_registry" 2>/dev/null || true
   fi
   rm -rf "$node_dir"
   log "real node: stopped $stopped process(es); network namespace, mounts and cgroups removed"
