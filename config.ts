@@ -30,6 +30,7 @@ import {
   sandboxSettingsProblems,
 } from "./components/builders/sandboxSettings";
 import type { SecretEncoding } from "./components/secretValueProvider";
+import { productionRules, type ProductionSettings } from "./components/builders/production";
 
 export const PROJECT = "agent-platform";
 
@@ -241,6 +242,52 @@ const resourcesKey = (component: string, defaults: ResourceSpec, example: string
     description: `${component} container requests and limits ({requests: {cpu, memory}, limits: {cpu, memory}}).`,
     example,
     schema: jsonObject(resourceSpec),
+  });
+
+// Production-readiness keys (see the block before secretRotation in CONFIG_KEYS).
+const DNS1123_SUBDOMAIN = /^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/;
+const CRON = /^(@(yearly|annually|monthly|weekly|daily|midnight|hourly)|(\S+\s+){4}\S+)$/;
+const LABEL_SELECTOR = /^!?[A-Za-z0-9][-A-Za-z0-9_./]*((!=|==|=)[A-Za-z0-9._-]*)?(,!?[A-Za-z0-9][-A-Za-z0-9_./]*((!=|==|=)[A-Za-z0-9._-]*)?)*$/;
+const jsonStringArray = z.string().transform((s, ctx) => {
+  try {
+    const v = JSON.parse(s) as unknown;
+    if (Array.isArray(v) && v.length > 0 && v.every((x) => typeof x === "string" && x !== "")) return v as string[];
+  } catch {
+    // reported below
+  }
+  ctx.addIssue({ code: "custom", message: "must be a JSON array of non-empty strings" });
+  return z.NEVER;
+});
+const autoscalingSchema = z.strictObject(
+  {
+    minReplicas: z.number().int().min(1).max(50),
+    maxReplicas: z.number().int().min(1).max(100),
+    cpuUtilization: z.number().int().min(10).max(100),
+  },
+  { error: objectError("{minReplicas, maxReplicas, cpuUtilization} (whole numbers)") },
+).partial();
+const autoscalingKey = (component: string, example: string) =>
+  plain({
+    kind: "object",
+    default: {},
+    description: `${component} HorizontalPodAutoscaler {minReplicas, maxReplicas, cpuUtilization (percent of requests, default 70)}; it then owns the replica count. {}: no autoscaler.`,
+    example,
+    schema: jsonObject(autoscalingSchema),
+  });
+const metricsSchema = z.strictObject(
+  {
+    port: z.number().int().min(1).max(65535),
+    path: z.string().regex(/^\/[A-Za-z0-9._~\/-]*$/, "must be an absolute URL path"),
+  },
+  { error: objectError("{port, path}") },
+);
+const metricsKey = (component: string, port: number, example: string) =>
+  plain({
+    kind: "object",
+    default: { port, path: "/metrics" },
+    description: `${component} metrics endpoint scraped by its ServiceMonitor ({port, path}); only used when prometheusOperator is true.`,
+    example,
+    schema: jsonObject(metricsSchema),
   });
 
 /** Every key of the `agent-platform:` namespace, each declared here and nowhere else. */
@@ -532,6 +579,124 @@ export const CONFIG_KEYS = {
     { requests: { cpu: "250m", memory: "256Mi" }, limits: { cpu: "1", memory: "1Gi" } },
     "pulumi config set --path postgresResources.limits.memory 2Gi",
   ),
+  // --- Production readiness: a way in, availability, graceful shutdown, executor cleanup, monitoring
+  // (cross-field rules: productionRules in components/builders/production.ts).
+  ingressClassName: plain({
+    kind: "string",
+    default: "",
+    description: "IngressClass of an Ingress for the command center (host and path from publicUrl). Empty: no Ingress.",
+    example: "nginx",
+    schema: z.string().regex(DNS1123_SUBDOMAIN, "must be an IngressClass name (DNS-1123 subdomain)").optional(),
+  }),
+  ingressHost: plain({
+    kind: "string",
+    default: "",
+    description: "Optional check of the Ingress/HTTPRoute host: when set it must equal publicUrl's host (the host always comes from publicUrl).",
+    example: "agents.example.com",
+    schema: z.string().optional(),
+  }),
+  ingressTlsSecretName: plain({
+    kind: "string",
+    default: "",
+    description: "TLS of the Ingress from an existing kubernetes.io/tls Secret in namespace (exclusive with ingressCertManagerIssuer).",
+    example: "agents-example-com-tls",
+    schema: z.string().regex(DNS1123_SUBDOMAIN, "must be a Secret name (DNS-1123 subdomain)").optional(),
+  }),
+  ingressCertManagerIssuer: plain({
+    kind: "string",
+    default: "",
+    description: "TLS of the Ingress from cert-manager: the ClusterIssuer named in the cert-manager.io/cluster-issuer annotation; the certificate goes to Secret <instanceName>-command-center-tls.",
+    example: "letsencrypt-prod",
+    schema: z.string().regex(DNS1123_SUBDOMAIN, "must be a ClusterIssuer name (DNS-1123 subdomain)").optional(),
+  }),
+  gatewayParent: plain({
+    kind: "string",
+    default: "",
+    description: "Gateway API: <namespace>/<gateway>[/<listener>] the command center's HTTPRoute attaches to (TLS is the Gateway's). Exclusive with ingressClassName. Empty: no HTTPRoute.",
+    example: "gateway-system/public/https",
+    schema: z.string().regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?\/[a-z0-9]([-a-z0-9.]*[a-z0-9])?(\/[a-z0-9]([-a-z0-9]*[a-z0-9])?)?$/, "must be <namespace>/<gateway> or <namespace>/<gateway>/<listener>").optional(),
+  }),
+  engineAutoscaling: autoscalingKey("Engine", "pulumi config set --path engineAutoscaling.maxReplicas 6"),
+  commandCenterAutoscaling: autoscalingKey("Command center", "pulumi config set --path commandCenterAutoscaling.maxReplicas 4"),
+  engineTerminationGracePeriodSeconds: plain({
+    kind: "integer",
+    default: 300,
+    description: "Seconds a stopping engine pod gets (PreStop hook included) before it is killed, so in-flight executor tasks can end (30-86400).",
+    example: "600",
+    schema: intInRange(30, 86400),
+  }),
+  enginePreStopCommand: plain({
+    kind: "string",
+    default: "",
+    description: "Engine PreStop hook as a JSON array (exec, e.g. a drain command of the engine image). Empty: a built-in 10-second sleep so endpoints drop the pod before SIGTERM.",
+    example: '["/app/bin/engine","drain","--timeout","270"]',
+    schema: jsonStringArray.optional(),
+  }),
+  executorCleanupSchedule: plain({
+    kind: "string",
+    default: "",
+    description: "Cron schedule of a CronJob deleting executor pods older than executorCleanupMaxAgeMinutes. Empty: no cleanup CronJob.",
+    example: "*/15 * * * *",
+    schema: z.string().regex(CRON, "must be a five-field cron schedule or @hourly, @daily, ...").optional(),
+  }),
+  executorCleanupMaxAgeMinutes: plain({
+    kind: "integer",
+    default: 360,
+    description: "Age in minutes after which an executor pod counts as orphaned and is deleted by the cleanup CronJob (5-10080).",
+    example: "120",
+    schema: intInRange(5, 10080),
+  }),
+  executorCleanupSelector: plain({
+    kind: "string",
+    default: "",
+    description: "Label selector of executor pods for the cleanup (pods of this platform are always excluded). Required when executors share the engine namespace.",
+    example: "app.kubernetes.io/managed-by=agent-engine",
+    schema: z.string().regex(LABEL_SELECTOR, "must be a label selector (key=value, key!=value, key or !key, comma-separated)").optional(),
+  }),
+  executorCleanupImage: plain({
+    kind: "string",
+    default: "",
+    description: "Image of the cleanup CronJob; it must have `node` on PATH (the cleanup is a small Node.js program). Empty: the engine image.",
+    example: "node:22-alpine",
+    schema: z.string().regex(IMAGE_REF, "must be an image reference").optional(),
+  }),
+  prometheusOperator: plain({
+    kind: "boolean",
+    default: false,
+    description: "true when the Prometheus Operator CRDs are installed: a ServiceMonitor for the engine and one for the command center.",
+    example: "true",
+    schema: booleanString,
+  }),
+  postgresAllowMajorUpgrade: plain({
+    kind: "boolean",
+    default: false,
+    description: "true allows deploying a postgresImage of another major version than the one the data claim was last deployed with (only after a dump and restore).",
+    example: "true",
+    schema: booleanString,
+  }),
+  postgresBackupSchedule: plain({
+    kind: "string",
+    default: "",
+    description: "Cron schedule of a CronJob running pg_dump (custom format) of the in-cluster PostgreSQL into PVC <instanceName>-postgres-backup. Empty: no backups.",
+    example: "30 2 * * *",
+    schema: z.string().regex(CRON, "must be a five-field cron schedule or @hourly, @daily, ...").optional(),
+  }),
+  postgresBackupRetentionDays: plain({
+    kind: "integer",
+    default: 7,
+    description: "Days a backup dump is kept before the backup job deletes it (1-365).",
+    example: "14",
+    schema: intInRange(1, 365),
+  }),
+  postgresBackupStorageSize: plain({
+    kind: "string",
+    default: "20Gi",
+    description: "Size of the backup PVC (Kubernetes quantity; StorageClass as postgresStorageClass).",
+    example: "50Gi",
+    schema: quantity,
+  }),
+  engineMetrics: metricsKey("Engine", 8080, "pulumi config set --path engineMetrics.path /internal/metrics"),
+  commandCenterMetrics: metricsKey("Command center", 3000, "pulumi config set --path commandCenterMetrics.port 9464"),
   secretRotation: plain({
     kind: "object",
     default: {},
@@ -605,6 +770,8 @@ export interface ValidatedConfig {
   engine: { replicas: number; resources: ResourceSpec };
   commandCenter: { replicas: number; resources: ResourceSpec };
   secretRotation: Record<GeneratedSecretName, string>;
+  /** A way in, availability, engine shutdown, executor cleanup, monitoring (components/builders/production.ts). */
+  production: ProductionSettings;
   /** Which generated secrets the operator set by hand. */
   secretOverrides: Record<GeneratedSecretName, boolean>;
 }
@@ -820,7 +987,31 @@ export function validateConfig(raw: RawConfig, options: ValidateOptions = {}): V
     }
   }
 
-  if (issues.length > 0 || !parsed.success || registry === undefined || licensePublicKeyPem === undefined || sandbox === undefined) {
+  let production: ProductionSettings | undefined;
+  // Where executor pods run, decided once from the sandbox settings.
+  const executors = sandbox !== undefined ? { namespace: sandbox.executorNamespace, separate: sandbox.executorNamespace !== sandbox.engineNamespace } : undefined;
+  if (parsed.success && executors !== undefined) {
+    const p = parsed.data;
+    // Pulumi hands the program Pulumi.yaml's defaults as if set: a replica count other than its
+    // default is what counts as set by hand.
+    const explicitlySet = (k: "engineReplicas" | "commandCenterReplicas") => values[k] !== undefined && values[k] !== String(CONFIG_KEYS[k].default);
+    production = productionRules(
+      {
+        ...p,
+        replicasSet: { engineReplicas: explicitlySet("engineReplicas"), commandCenterReplicas: explicitlySet("commandCenterReplicas") },
+        executors,
+        engineImage: `${registry?.server ? `${registry.server}/` : ""}${p.engineImageRepository}:${p.imageTag}`,
+      },
+      add,
+    );
+    // The sandbox's NetworkPolicies deny ingress in the engine namespace: a way in needs its
+    // controller's (or Gateway's) pods allowed to the command center.
+    if (production.exposure.kind !== "none" && sandbox !== undefined && sandbox.commandCenterIngressFrom.length === 0) {
+      add("commandCenterIngressFrom", "is required when ingressClassName or gatewayParent is set: the engine namespace denies ingress by default, so allow the ingress controller's or Gateway's namespace");
+    }
+  }
+
+  if (issues.length > 0 || !parsed.success || registry === undefined || licensePublicKeyPem === undefined || sandbox === undefined || executors === undefined || production === undefined) {
     if (issues.length === 0) add("(config)", "could not be validated");
     throw new ConfigError(issues);
   }
@@ -833,7 +1024,7 @@ export function validateConfig(raw: RawConfig, options: ValidateOptions = {}): V
     instanceName: d.instanceName,
     namespace: d.namespace,
     createNamespaces: d.createNamespaces,
-    executors: { namespace: sandbox.executorNamespace, separate: sandbox.executorNamespace !== sandbox.engineNamespace },
+    executors,
     sandbox,
     executorPodSecurityLevel: d.executorPodSecurityLevel,
     publicUrl: d.publicUrl,
@@ -854,6 +1045,7 @@ export function validateConfig(raw: RawConfig, options: ValidateOptions = {}): V
     commandCenter: { replicas: d.commandCenterReplicas, resources: d.commandCenterResources },
     secretRotation: rotation,
     secretOverrides: overrides,
+    production,
   };
 }
 

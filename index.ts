@@ -12,7 +12,9 @@ import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { AgentPlatform } from "./components/agentPlatform";
 import { plannedObjects } from "./components/builders/inventory";
-import { OWNER_ANNOTATION, ownerId, ownershipProblem, ownershipReport } from "./components/builders/ownership";
+import { postgresClaimName } from "./components/builders/postgres";
+import { POSTGRES_MAJOR_ANNOTATION, majorChangeProblem } from "./components/builders/postgresVersion";
+import { type LiveObject, OWNER_ANNOTATION, ownerId, ownershipProblem, ownershipReport } from "./components/builders/ownership";
 import { clusterRequirementProblems } from "./components/builders/sandboxSettings";
 import { type ClusterAccess, type ClusterReader, kubeconfigCluster, type ServerVersionReader } from "./components/clusterReader";
 import { NodejsDynamicProvider } from "./components/nodejsDynamicProvider";
@@ -73,6 +75,19 @@ async function checkClusterRequirements(config: PlatformConfig, serverVersion: S
   }
 }
 
+/** Refuses a postgresImage of another major version than the data claim records (unless allowed). */
+async function checkPostgresMajor(config: PlatformConfig, read: ClusterReader): Promise<void> {
+  const claim = postgresClaimName(config.instanceName);
+  let live: LiveObject | undefined;
+  try {
+    live = await read({ apiVersion: "v1", kind: "PersistentVolumeClaim", plural: "persistentvolumeclaims", name: claim, namespace: config.namespace });
+  } catch (e) {
+    throw new pulumi.RunError(`Nothing was changed: could not read the postgres claim's recorded version: ${(e as Error).message}`);
+  }
+  const problem = majorChangeProblem(live?.annotations?.[POSTGRES_MAJOR_ANNOTATION], config.images.postgres, config.production.postgresAllowMajorUpgrade, `${config.namespace}/${claim}`);
+  if (problem !== undefined) throw new pulumi.RunError(problem);
+}
+
 /** Puts the owner annotation on every Kubernetes object of the platform (not on patches of objects we do not own). */
 function markOwner(owner: string): pulumi.ResourceTransformation {
   return ({ type, props, opts }) => {
@@ -93,6 +108,7 @@ export = async (cluster?: Partial<ClusterAccess>) => {
     const real = kubeconfigCluster(config.kubeContext);
     await checkClusterRequirements(config, cluster?.serverVersion ?? real.serverVersion);
     await checkOwnership(config, owner, cluster?.read ?? real.read);
+    await checkPostgresMajor(config, cluster?.read ?? real.read);
   }
 
   // Default providers are disabled in the stack files: every resource uses one of these.

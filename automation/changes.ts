@@ -167,10 +167,20 @@ export function liveChangesFromRefreshEvents(events: readonly EngineEvent[]): Re
     const meta = ev.resOutputsEvent?.metadata;
     if (!meta || !refreshed.has(meta.urn) || !meta.type.startsWith("kubernetes:")) continue;
     if (meta.op === "delete" || !meta.old || !meta.new || meta.new.custom !== true) continue;
-    const fields = objectDiffPaths(meta.old.outputs, meta.new.outputs).filter((f) => !isSystemPath(f));
+    const fields = objectDiffPaths(meta.old.outputs, meta.new.outputs).filter((f) => !isSystemPath(f) && !ownedByAutoscaler(f, meta.old?.inputs));
     if (fields.length) out.push({ urn: meta.urn, type: meta.type, name: nameFromUrn(meta.urn), op: "update", fields, note: LIVE_COMPARE_NOTE });
   }
   return out;
+}
+
+/**
+ * A replica count the program leaves unset belongs to a HorizontalPodAutoscaler (the program
+ * omits `spec.replicas` exactly when one owns it): its changes are the autoscaler at work, not drift.
+ */
+function ownedByAutoscaler(field: string, inputs: Record<string, unknown> | undefined): boolean {
+  if (field !== "spec.replicas") return false;
+  const spec = inputs?.spec;
+  return typeof spec === "object" && spec !== null && (spec as Record<string, unknown>).replicas === undefined;
 }
 
 /** Adds live-comparison findings to the provider's refresh changes (fields merged per resource). */

@@ -1,7 +1,16 @@
 import type { Provider as AwsProvider } from "@pulumi/aws/provider";
 import * as pulumi from "@pulumi/pulumi";
 import type { PlatformConfig } from "../config";
-import { commandCenterWorkload } from "./builders/commandCenter";
+import { Availability } from "./availability";
+import { COMMAND_CENTER_PORT, commandCenterLabels, commandCenterSelector, commandCenterWorkload } from "./builders/commandCenter";
+import { ENGINE_PORT, engineLabels, engineSelector } from "./builders/engine";
+import type { Metrics } from "./builders/production";
+import { workloadName } from "./builders/workload";
+import { CommandCenterIngress } from "./ingress";
+import { ExecutorCleanup } from "./executorCleanup";
+import { Monitoring } from "./monitoring";
+import { postgresName } from "./builders/postgres";
+import { PostgresBackup } from "./postgresBackup";
 import type { Rollout } from "./builders/security";
 import { engineUrl, engineWorkload } from "./builders/engine";
 import { ExecutorAccess } from "./executorAccess";
@@ -104,11 +113,16 @@ export class AgentPlatform extends pulumi.ComponentResource {
     };
     const workload = { namespace: namespaces.namespace, imagePullSecretName: pull.secretName, rollout };
 
+    // Production readiness (components/builders/production.ts): decided in validateConfig.
+    const prod = c.production;
+    const metricsPort = (m: Metrics | undefined, appPort: number) => (m !== undefined && m.port !== appPort ? m.port : undefined);
+
     const engine = new Workload(
       `${name}-engine`,
       {
         ...workload,
-        spec: engineWorkload({
+        spec: {
+          ...engineWorkload({
           instance: instanceName,
           image: c.images.engine,
           replicas: c.engine.replicas,
@@ -125,7 +139,12 @@ export class AgentPlatform extends pulumi.ComponentResource {
             logEncryptionKey: secrets.values.logEncryptionKey,
             ...externalSecrets,
           },
-        }),
+          }),
+          replicas: prod.engine.replicas,
+          spread: prod.engine.spread,
+          shutdown: prod.engineShutdown,
+          metricsPort: metricsPort(prod.monitoring?.engine, ENGINE_PORT),
+        },
       },
       // Formerly its own component type: the alias keeps every child's identity.
       { parent: this, aliases: [{ type: "agent-platform:index:Engine" }] },
@@ -135,7 +154,8 @@ export class AgentPlatform extends pulumi.ComponentResource {
       `${name}-command-center`,
       {
         ...workload,
-        spec: commandCenterWorkload({
+        spec: {
+          ...commandCenterWorkload({
           instance: instanceName,
           image: c.images.commandCenter,
           replicas: c.commandCenter.replicas,
@@ -144,10 +164,71 @@ export class AgentPlatform extends pulumi.ComponentResource {
           engineUrl: engineUrl(instanceName, c.namespace),
           ...external,
           secrets: { engineApiKey: secrets.values.engineApiKey, authSecret: secrets.values.authSecret, ...externalSecrets },
-        }),
+          }),
+          replicas: prod.commandCenter.replicas,
+          spread: prod.commandCenter.spread,
+          metricsPort: metricsPort(prod.monitoring?.commandCenter, COMMAND_CENTER_PORT),
+        },
       },
       { parent: this, aliases: [{ type: "agent-platform:index:CommandCenter" }] },
     );
+
+    const engineName = workloadName({ component: "engine", instance: instanceName });
+    const commandCenterName = workloadName({ component: "command-center", instance: instanceName });
+    const ns = namespaces.namespace;
+    for (const [role, settings, target] of [
+      ["engine", prod.engine, { name: engineName, namespace: ns, labels: engineLabels(instanceName), selector: engineSelector(instanceName) }],
+      ["command-center", prod.commandCenter, { name: commandCenterName, namespace: ns, labels: commandCenterLabels(instanceName), selector: commandCenterSelector(instanceName) }],
+    ] as const) {
+      if (settings.spread || settings.autoscaling) new Availability(`${name}-${role}-availability`, { settings, target }, { parent: this, dependsOn: [engine, commandCenter] });
+    }
+    if (prod.exposure.kind !== "none") {
+      new CommandCenterIngress(
+        `${name}-way-in`,
+        { exposure: prod.exposure, target: { name: commandCenterName, namespace: ns, labels: commandCenterLabels(instanceName), servicePort: COMMAND_CENTER_PORT } },
+        { parent: this, dependsOn: [commandCenter] },
+      );
+    }
+    if (prod.executorCleanup) {
+      new ExecutorCleanup(
+        `${name}-executor-cleanup`,
+        { instanceName, settings: prod.executorCleanup, namespace: ns, executorNamespace: namespaces.executorNamespace, imagePullSecretName: pull.secretName },
+        { parent: this },
+      );
+    }
+    if (prod.postgresBackup) {
+      new PostgresBackup(
+        `${name}-postgres-backup`,
+        {
+          instanceName,
+          namespace: ns,
+          settings: prod.postgresBackup,
+          image: c.images.postgres,
+          secretName: postgresName(instanceName),
+          storageClass: c.postgres.storageClass,
+          resources: c.postgres.resources,
+          imagePullSecretName: pull.secretName,
+        },
+        { parent: this, dependsOn: [postgres] },
+      );
+    }
+    if (prod.monitoring) {
+      const m = prod.monitoring;
+      new Monitoring(
+        `${name}-monitoring`,
+        {
+          targets: [
+            { role: "engine", metrics: m.engine, target: { name: engineName, namespace: ns, labels: engineLabels(instanceName), serviceSelector: engineSelector(instanceName), appPort: ENGINE_PORT } },
+            {
+              role: "command-center",
+              metrics: m.commandCenter,
+              target: { name: commandCenterName, namespace: ns, labels: commandCenterLabels(instanceName), serviceSelector: commandCenterSelector(instanceName), appPort: COMMAND_CENTER_PORT },
+            },
+          ],
+        },
+        { parent: this, dependsOn: [engine, commandCenter] },
+      );
+    }
 
     this.namespace = namespaces.namespace;
     this.executorNamespace = namespaces.executorNamespace;

@@ -10,6 +10,7 @@ import {
 } from "./builders/postgres";
 import { toSecretData } from "./builders/registry";
 import { rolloutChecksum, type Rollout } from "./builders/security";
+import { POSTGRES_MAJOR_ANNOTATION, postgresMajor } from "./builders/postgresVersion";
 
 export interface PostgresArgs {
   instanceName: string;
@@ -25,6 +26,12 @@ export interface PostgresArgs {
 }
 
 /** PostgreSQL for the engine: Secret, PVC (protected, kept on delete), Deployment (Recreate), Service. */
+/** The major version the data is deployed with, recorded on the claim (components/builders/postgresVersion.ts). */
+function majorAnnotation(image: string): Record<string, string> | undefined {
+  const major = postgresMajor(image);
+  return major !== undefined ? { [POSTGRES_MAJOR_ANNOTATION]: major } : undefined;
+}
+
 export class Postgres extends pulumi.ComponentResource {
   public readonly serviceName: pulumi.Output<string>;
 
@@ -42,7 +49,7 @@ export class Postgres extends pulumi.ComponentResource {
     // New stacks get `<instance>-postgres-data`, which a later deploy finds again after `destroy`.
     const pvc = new k8s.core.v1.PersistentVolumeClaim(
       `${name}-data`,
-      postgresPvcArgs(args.namespace, args.instanceName, args.storageSize, args.storageClass),
+      postgresPvcArgs(args.namespace, args.instanceName, args.storageSize, args.storageClass, majorAnnotation(args.image)),
       { parent: this, protect: true, retainOnDelete: true, ignoreChanges: ["metadata.name"] },
     );
     const checksum = rolloutChecksum(args.rollout, {}, password.apply((p) => ({ secret: postgresSecretData(p) })));

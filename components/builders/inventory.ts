@@ -4,6 +4,8 @@
 import type { ValidatedConfig } from "../../config";
 import { commandCenterWorkload } from "./commandCenter";
 import { engineWorkload } from "./engine";
+import { cleanupName } from "./executorCleanup";
+import { backupName } from "./postgresBackup";
 import type { ObjectRef } from "./ownership";
 import { postgresClaimName, postgresName } from "./postgres";
 import { executorAccountName } from "./rbac";
@@ -86,5 +88,33 @@ export function plannedObjects(c: ValidatedConfig): ObjectRef[] {
     ...workloadObjects(engine, ns),
     ...workloadObjects(commandCenter, ns),
     ...sandboxObjects(c),
+    ...productionObjects(c, workloadName(engine), workloadName(commandCenter)),
   ];
+}
+
+/** A way in, PDBs and autoscalers, the executor cleanup, ServiceMonitors (components/builders/production.ts). */
+function productionObjects(c: ValidatedConfig, engineName: string, commandCenterName: string): ObjectRef[] {
+  const p = c.production;
+  const ns = c.namespace;
+  const out: ObjectRef[] = [];
+  for (const [name, a] of [[engineName, p.engine], [commandCenterName, p.commandCenter]] as const) {
+    if (a.spread) out.push({ apiVersion: "policy/v1", kind: "PodDisruptionBudget", plural: "poddisruptionbudgets", name, namespace: ns });
+    if (a.autoscaling) out.push({ apiVersion: "autoscaling/v2", kind: "HorizontalPodAutoscaler", plural: "horizontalpodautoscalers", name, namespace: ns });
+  }
+  if (p.exposure.kind === "ingress") out.push({ apiVersion: "networking.k8s.io/v1", kind: "Ingress", plural: "ingresses", name: commandCenterName, namespace: ns });
+  if (p.exposure.kind === "httpRoute") out.push({ apiVersion: "gateway.networking.k8s.io/v1", kind: "HTTPRoute", plural: "httproutes", name: commandCenterName, namespace: ns });
+  if (p.executorCleanup) {
+    const name = cleanupName(c.instanceName);
+    const rbac = (kind: string, plural: string): ObjectRef => ({ apiVersion: "rbac.authorization.k8s.io/v1", kind, plural, name, namespace: p.executorCleanup?.namespace });
+    out.push(core("ServiceAccount", "serviceaccounts", name, ns), rbac("Role", "roles"), rbac("RoleBinding", "rolebindings"));
+    out.push({ apiVersion: "batch/v1", kind: "CronJob", plural: "cronjobs", name, namespace: ns });
+  }
+  if (p.postgresBackup) {
+    const name = backupName(c.instanceName);
+    out.push(core("PersistentVolumeClaim", "persistentvolumeclaims", name, ns), { apiVersion: "batch/v1", kind: "CronJob", plural: "cronjobs", name, namespace: ns });
+  }
+  if (p.monitoring) {
+    for (const name of [engineName, commandCenterName]) out.push({ apiVersion: "monitoring.coreos.com/v1", kind: "ServiceMonitor", plural: "servicemonitors", name, namespace: ns });
+  }
+  return out;
 }

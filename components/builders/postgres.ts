@@ -41,9 +41,10 @@ export function postgresPvcArgs(
   instance: string,
   size: string,
   storageClass: string | undefined,
+  annotations?: Record<string, string>,
 ): k8s.core.v1.PersistentVolumeClaimArgs {
   return {
-    metadata: { name: postgresClaimName(instance), namespace, labels: postgresLabels(instance) },
+    metadata: { name: postgresClaimName(instance), namespace, labels: postgresLabels(instance), ...(annotations ? { annotations } : {}) },
     spec: {
       accessModes: ["ReadWriteOnce"],
       storageClassName: storageClass,

@@ -1,7 +1,10 @@
 import type * as k8s from "@pulumi/kubernetes";
 import type * as pulumi from "@pulumi/pulumi";
 import type { ResourceSpec } from "../../config";
+import { topologySpread } from "./availability";
 import { selectorLabels, standardLabels } from "./labels";
+import { METRICS_PORT_NAME } from "./monitoring";
+import type { PreStop } from "./production";
 import { CHECKSUM_ANNOTATION, containerSecurityContext, hardenedPodBase } from "./security";
 
 type EnvVar = k8s.types.input.core.v1.EnvVar;
@@ -96,10 +99,17 @@ export interface WorkloadSpec {
   component: string;
   instance: string;
   image: string;
-  replicas: number;
+  /** undefined: an autoscaler owns the replica count, so the Deployment sets none. */
+  replicas?: number;
   resources: ResourceSpec;
   port: number;
   uid: number;
+  /** Spread the pods over nodes (set when more than one replica can run). */
+  spread?: boolean;
+  /** How long a stopping pod gets, and what runs before SIGTERM (the engine's graceful shutdown). */
+  shutdown?: { terminationGracePeriodSeconds: number; preStop: PreStop };
+  /** A second container port (and Service port) named `metrics`, when metrics are not served on `port`. */
+  metricsPort?: number;
   /** Set only for a workload that talks to the API server: it then runs as this ServiceAccount with its token mounted. */
   serviceAccountName?: pulumi.Input<string>;
   /** Env the platform fixes (not settings): literal values or Downward API, never secrets. */
@@ -140,7 +150,7 @@ export function workloadDeploymentArgs(w: WorkloadSpec, r: WorkloadRefs): k8s.ap
   return {
     metadata: { name: workloadName(w), namespace: r.namespace, labels },
     spec: {
-      replicas: w.replicas,
+      ...(w.replicas !== undefined ? { replicas: w.replicas } : {}),
       selector: { matchLabels: workloadSelector(w) },
       strategy: { type: "RollingUpdate", rollingUpdate: { maxUnavailable: 0, maxSurge: 1 } },
       template: {
@@ -148,11 +158,17 @@ export function workloadDeploymentArgs(w: WorkloadSpec, r: WorkloadRefs): k8s.ap
         spec: {
           ...(w.serviceAccountName !== undefined ? { serviceAccountName: w.serviceAccountName } : {}),
           ...hardenedPodBase({ uid: w.uid, mountApiToken: w.serviceAccountName !== undefined, imagePullSecretName: r.imagePullSecretName }),
+          ...(w.spread ? { topologySpreadConstraints: topologySpread(workloadSelector(w)) } : {}),
+          ...(w.shutdown ? { terminationGracePeriodSeconds: w.shutdown.terminationGracePeriodSeconds } : {}),
           containers: [
             {
               name: w.component,
               image: w.image,
-              ports: [{ name: "http", containerPort: w.port, protocol: "TCP" }],
+              ports: [
+                { name: "http", containerPort: w.port, protocol: "TCP" },
+                ...(w.metricsPort !== undefined ? [{ name: METRICS_PORT_NAME, containerPort: w.metricsPort, protocol: "TCP" }] : []),
+              ],
+              ...(w.shutdown ? { lifecycle: { preStop: preStopHandler(w.shutdown.preStop) } } : {}),
               env: [
                 ...(w.fixedEnv ?? []),
                 ...envFromConfigMap(r.configMapName, Object.keys(w.config)),
@@ -182,5 +198,14 @@ export function workloadDeploymentArgs(w: WorkloadSpec, r: WorkloadRefs): k8s.ap
 }
 
 export function workloadServiceArgs(w: WorkloadSpec, namespace: pulumi.Input<string>): k8s.core.v1.ServiceArgs {
-  return clusterIpService(workloadName(w), namespace, workloadLabels(w), workloadSelector(w), w.port, "http");
+  const service = clusterIpService(workloadName(w), namespace, workloadLabels(w), workloadSelector(w), w.port, "http");
+  if (w.metricsPort === undefined) return service;
+  const spec = service.spec as k8s.types.input.core.v1.ServiceSpec;
+  const ports = spec.ports as k8s.types.input.core.v1.ServicePort[];
+  return { ...service, spec: { ...spec, ports: [...ports, { name: METRICS_PORT_NAME, port: w.metricsPort, targetPort: METRICS_PORT_NAME, protocol: "TCP" }] } };
+}
+
+/** The PreStop hook: the built-in sleep action (no binary needed in the image) or a command. */
+export function preStopHandler(p: PreStop): k8s.types.input.core.v1.LifecycleHandler {
+  return p.kind === "sleep" ? { sleep: { seconds: p.seconds } } : { exec: { command: [...p.command] } };
 }

@@ -5,6 +5,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { beforeAll, describe, expect, it } from "vitest";
 import { find, ofType, registered, settle, setupMocks, valueOf, type Registered } from "./harness";
 import { ecrInvokes, platformVariantTests } from "./platformVariants";
+import { productionVariantTests } from "./productionVariants";
 import { restrictedViolations } from "./podSecurity";
 
 const PEM = crypto.generateKeyPairSync("ec", { namedCurve: "prime256v1" }).publicKey.export({ type: "spki", format: "pem" }).toString();
@@ -430,6 +431,11 @@ describe("stack outputs", () => {
 // registered after the dev program's tests above have run.
 describe("other configurations", () => {
   platformVariantTests();
+});
+
+// Ingress/HTTPRoute, PDBs, autoscalers, engine shutdown, executor cleanup, ServiceMonitors.
+describe("production readiness options", () => {
+  productionVariantTests();
 });
 
 describe("loadConfig through the Pulumi SDK", () => {

@@ -73,6 +73,17 @@ describe("liveChangesFromRefreshEvents", () => {
     expect(liveChangesFromRefreshEvents(refreshSame(URN.deployment, a, b))).toEqual([]);
   });
 
+  it("leaves a replica count the program does not set to its autoscaler, and reports one it sets", () => {
+    const before = { spec: { replicas: 2, paused: false } };
+    const scaled = { spec: { replicas: 5, paused: false } };
+    const withInputs = (events: EngineEvent[], inputs: Record<string, unknown>) => {
+      events[1].resOutputsEvent!.metadata.old!.inputs = inputs;
+      return events;
+    };
+    expect(liveChangesFromRefreshEvents(withInputs(refreshSame(URN.deployment, before, scaled), { spec: { paused: false } }))).toEqual([]);
+    expect(liveChangesFromRefreshEvents(withInputs(refreshSame(URN.deployment, before, scaled), { spec: { replicas: 2 } }))[0].fields).toEqual(["spec.replicas"]);
+  });
+
   it("merges its fields into the provider's finding for the same resource", () => {
     const events = refreshSame(URN.deployment, { spec: { replicas: 1, paused: false } }, { spec: { replicas: 3, paused: true } });
     const out = events[1].resOutputsEvent!.metadata;

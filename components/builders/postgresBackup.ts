@@ -1,0 +1,106 @@
+// Scheduled logical backups of the in-cluster PostgreSQL: a CronJob running `pg_dump` (custom
+// format) from the postgres image over the network into a PVC of its own, keeping
+// `retentionDays` days of dumps. The restore path is documented in docs/program.md.
+import type * as k8s from "@pulumi/kubernetes";
+import type * as pulumi from "@pulumi/pulumi";
+import type { ResourceSpec } from "../../config";
+import { standardLabels } from "./labels";
+import { POSTGRES_DB, POSTGRES_UID, POSTGRES_USER, postgresServiceName } from "./postgres";
+import { containerSecurityContext, hardenedPodBase } from "./security";
+import { envFromSecret } from "./workload";
+
+import type { PostgresBackup as PostgresBackupSettings } from "./production";
+
+export type { PostgresBackupSettings };
+
+export const backupName = (instance: string) => `${instance}-postgres-backup`;
+export const BACKUP_MOUNT = "/backup";
+
+const labels = (instance: string) => standardLabels("postgres-backup", "postgres-backup", instance);
+
+/**
+ * Dump to a temporary name and rename, so a half-written dump never looks complete; then drop
+ * dumps older than the retention and partial files left by a killed run.
+ */
+export const BACKUP_SCRIPT = [
+  "set -eu",
+  `f="${BACKUP_MOUNT}/$PGDATABASE-$(date -u +%Y%m%dT%H%M%SZ).dump"`,
+  'pg_dump --format=custom --no-owner --file="$f.partial"',
+  'mv "$f.partial" "$f"',
+  'echo "backup written: $f ($(wc -c < "$f") bytes)"',
+  `find ${BACKUP_MOUNT} -maxdepth 1 -type f -name '*.dump' -mtime +"$RETENTION_DAYS" -print -delete`,
+  `find ${BACKUP_MOUNT} -maxdepth 1 -type f -name '*.partial' -mmin +60 -print -delete`,
+].join("\n");
+
+export function backupPvcArgs(instance: string, namespace: pulumi.Input<string>, s: PostgresBackupSettings, storageClass?: string): k8s.core.v1.PersistentVolumeClaimArgs {
+  return {
+    metadata: { name: backupName(instance), namespace, labels: labels(instance) },
+    spec: {
+      accessModes: ["ReadWriteOnce"],
+      resources: { requests: { storage: s.storageSize } },
+      ...(storageClass ? { storageClassName: storageClass } : {}),
+    },
+  };
+}
+
+export function backupCronJobArgs(a: {
+  instance: string;
+  namespace: pulumi.Input<string>;
+  settings: PostgresBackupSettings;
+  image: string;
+  /** The postgres Secret (key POSTGRES_PASSWORD). */
+  secretName: pulumi.Input<string>;
+  claimName: pulumi.Input<string>;
+  resources: ResourceSpec;
+  imagePullSecretName?: string;
+}): k8s.batch.v1.CronJobArgs {
+  const l = labels(a.instance);
+  return {
+    metadata: { name: backupName(a.instance), namespace: a.namespace, labels: l },
+    spec: {
+      schedule: a.settings.schedule,
+      concurrencyPolicy: "Forbid",
+      startingDeadlineSeconds: 600,
+      successfulJobsHistoryLimit: 3,
+      failedJobsHistoryLimit: 3,
+      jobTemplate: {
+        metadata: { labels: l },
+        spec: {
+          backoffLimit: 2,
+          activeDeadlineSeconds: 6 * 3600,
+          template: {
+            metadata: { labels: l },
+            spec: {
+              restartPolicy: "Never",
+              ...hardenedPodBase({ uid: POSTGRES_UID, mountApiToken: false, imagePullSecretName: a.imagePullSecretName }),
+              containers: [
+                {
+                  name: "pg-dump",
+                  image: a.image,
+                  command: ["sh", "-c", BACKUP_SCRIPT],
+                  env: [
+                    { name: "PGHOST", value: postgresServiceName(a.instance) },
+                    { name: "PGDATABASE", value: POSTGRES_DB },
+                    { name: "PGUSER", value: POSTGRES_USER },
+                    { name: "RETENTION_DAYS", value: String(a.settings.retentionDays) },
+                    ...envFromSecret(a.secretName, ["POSTGRES_PASSWORD"]).map((e) => ({ ...e, name: "PGPASSWORD" })),
+                  ],
+                  securityContext: containerSecurityContext(POSTGRES_UID, POSTGRES_UID),
+                  resources: { requests: { ...a.resources.requests }, limits: { ...a.resources.limits } },
+                  volumeMounts: [
+                    { name: "backup", mountPath: BACKUP_MOUNT },
+                    { name: "tmp", mountPath: "/tmp" },
+                  ],
+                },
+              ],
+              volumes: [
+                { name: "backup", persistentVolumeClaim: { claimName: a.claimName } },
+                { name: "tmp", emptyDir: {} },
+              ],
+            },
+          },
+        },
+      },
+    },
+  };
+}
