@@ -4,8 +4,12 @@
 # kube-controller-manager (with a host-path provisioner behind a default StorageClass),
 # kube-scheduler, and KWOK simulating nodes so pods become Running and Ready without a
 # container runtime. Binaries come from `npm run toolchain` (.local/bin).
+# With --real-nodes 1, one real node joins beside the simulated ones and runs real containers
+# (containerd, runc, kubelet, kube-proxy, kube-router, a registry; cluster/real-node.sh and
+# docs/real-node.md). It needs root. The default is 0 (the simulated nodes only): the
+# integration suite asks for one (test/integration/global-setup.ts).
 #
-#   cluster.sh up      [--name NAME] [--port-base N] [--nodes N]
+#   cluster.sh up      [--name NAME] [--port-base N] [--nodes N] [--real-nodes 0|1]
 #   cluster.sh down    [--name NAME]
 #   cluster.sh status  [--name NAME]
 #   cluster.sh env     [--name NAME]     prints `export KUBECONFIG=...`
@@ -20,15 +24,18 @@ cmd=${1:-status}; shift || true
 name=${CLUSTER_NAME:-local}
 base=${CLUSTER_PORT_BASE:-}
 nodes=${CLUSTER_NODES:-2}
+real_nodes=${CLUSTER_REAL_NODES:-0}
 while [ $# -gt 0 ]; do
   case "$1" in
     --name) name=$2; shift 2 ;;
     --port-base) base=$2; shift 2 ;;
     --nodes) nodes=$2; shift 2 ;;
+    --real-nodes) real_nodes=$2; shift 2 ;;
     *) echo "cluster: unknown option $1 (see the header of cluster/cluster.sh)" >&2; exit 2 ;;
   esac
 done
 [[ "$name" =~ ^[a-z0-9][a-z0-9-]{0,30}$ ]] || { echo "cluster: --name must be a short lowercase name, got '$name'" >&2; exit 2; }
+[[ "$real_nodes" =~ ^[01]$ ]] || { echo "cluster: --real-nodes must be 0 or 1, got '$real_nodes'" >&2; exit 2; }
 
 dir="$repo/.local/cluster/$name"
 bin="$repo/.local/bin"
@@ -36,6 +43,14 @@ log() { printf '[cluster %s] %s\n' "$name" "$*" >&2; }
 die() { printf '[cluster %s] error: %s\n' "$name" "$*" >&2; exit 1; }
 
 components=(etcd kube-apiserver kube-controller-manager kube-scheduler kwok)
+
+# proc_alive <pid>: running (an exited process that init has not reaped yet counts as gone);
+# used by the real node's `down`, which stops its processes together.
+proc_alive() {
+  local st
+  st=$(cut -d' ' -f3 "/proc/$1/stat" 2>/dev/null) || return 1
+  [ -n "$st" ] && [ "$st" != Z ]
+}
 
 # pid_alive <component>: the pid in its pidfile is running and is that binary.
 pid_alive() {
@@ -48,12 +63,16 @@ pid_alive() {
 
 kubectl_() { "$bin/kubectl" --kubeconfig "$dir/kubeconfig" "$@"; }
 
+# shellcheck source=real-node.sh
+source "$repo/cluster/real-node.sh"
+
 status() {
   local up=0
   for c in "${components[@]}"; do
     if pid_alive "$c"; then printf '%-24s running (pid %s)\n' "$c" "$(cat "$dir/run/$c.pid")"; up=$((up + 1))
     else printf '%-24s stopped\n' "$c"; fi
   done
+  node_status || up=0
   if [ "$up" -eq ${#components[@]} ] && kubectl_ get --raw /readyz >/dev/null 2>&1; then
     echo "api server: ready at $(sed -n 's/.*server: //p' "$dir/kubeconfig")"
     kubectl_ get nodes --no-headers 2>/dev/null | sed 's/^/node: /'
@@ -65,6 +84,7 @@ status() {
 
 down() {
   local stopped=0
+  node_down
   for ((i = ${#components[@]} - 1; i >= 0; i--)); do
     c=${components[$i]}
     if pid_alive "$c"; then
@@ -76,7 +96,7 @@ down() {
     fi
     rm -f "$dir/run/$c.pid"
   done
-  rm -rf "$dir/etcd" "$dir/pki" "$dir/run" "$dir/kubeconfig" "$dir"/*.kubeconfig "$dir/hostpath"
+  rm -rf "$dir/etcd" "$dir/pki" "$dir/run" "$dir/kubeconfig" "$dir"/*.kubeconfig "$dir/hostpath" "$dir/volumes"
   log "stopped $stopped process(es); data removed (logs kept in $dir/logs)"
 }
 
@@ -112,6 +132,8 @@ gen_pki() {
   cert apiserver "/CN=kube-apiserver" \
     "IP:127.0.0.1,IP:10.96.0.1,DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local"
   cert admin "/O=system:masters/CN=local-admin"
+  # The API server's identity towards kubelets (logs, exec, attach on the real node).
+  cert apiserver-kubelet-client "/O=system:masters/CN=kube-apiserver-kubelet-client"
   cert controller-manager "/CN=system:kube-controller-manager"
   cert scheduler "/CN=system:kube-scheduler"
   openssl genrsa -out "$p/sa.key" 2048 2>/dev/null
@@ -142,7 +164,7 @@ EOF
 }
 
 nodes_untainted() {
-  [ -z "$(kubectl_ get nodes -o jsonpath='{.items[*].spec.taints}')" ]
+  [ -z "$(kubectl_ get nodes -l type=kwok -o jsonpath='{.items[*].spec.taints}')" ]
 }
 
 start() { # start <component> <args...>
@@ -162,6 +184,12 @@ wait_for() { # wait_for <what> <seconds> <command...>
         die "$c exited (log: $dir/logs/$c.log)"
       fi
     done
+    for c in "${node_components[@]}"; do
+      if [ -f "$dir/run/$c.pid" ] && ! node_pid_alive "$c"; then
+        tail -n 20 "$dir/logs/$c.log" >&2
+        die "$c exited (log: $dir/logs/$c.log)"
+      fi
+    done
     sleep 0.3
   done
 }
@@ -170,7 +198,15 @@ up() {
   for c in "${components[@]}"; do
     [ -x "$bin/$c" ] || die "$bin/$c is missing: run \`npm run toolchain\` first"
   done
-  if status >/dev/null 2>&1; then log "already running"; status; return; fi
+  if status >/dev/null 2>&1; then
+    if [ "$real_nodes" = 1 ] && [ ! -f "$dir/run/kubelet.pid" ]; then
+      local port; port=$(sed -n 's/.*server: https:\/\/127.0.0.1://p' "$dir/kubeconfig")
+      node_up "$port" "$port"
+    else
+      log "already running"
+    fi
+    status; return
+  fi
   # Anything half-started by an earlier run goes first.
   down >/dev/null 2>&1 || true
   local t0=$SECONDS b; b=$(pick_base)
@@ -178,6 +214,8 @@ up() {
   mkdir -p "$dir/logs" "$dir/run" "$dir/hostpath"
   rm -f "$dir"/logs/*.log
   gen_pki
+  # The real node's runtime and images get ready while the control plane starts.
+  [ "$real_nodes" = 0 ] || node_prepare "$api" "$b"
   write_kubeconfig "$dir/kubeconfig" admin "$api"
   write_kubeconfig "$dir/controller-manager.kubeconfig" controller-manager "$api"
   write_kubeconfig "$dir/scheduler.kubeconfig" scheduler "$api"
@@ -197,7 +235,9 @@ up() {
     --api-audiences https://kubernetes.default.svc.cluster.local \
     --authorization-mode Node,RBAC --enable-admission-plugins NodeRestriction \
     --service-cluster-ip-range 10.96.0.0/16 --allow-privileged=true \
-    --endpoint-reconciler-type none --profiling=false
+    --endpoint-reconciler-type none --profiling=false \
+    --kubelet-client-certificate "$p/apiserver-kubelet-client.crt" --kubelet-client-key "$p/apiserver-kubelet-client.key" \
+    --kubelet-preferred-address-types InternalIP
   wait_for kube-apiserver 60 kubectl_ get --raw /readyz
 
   start kube-controller-manager --kubeconfig "$dir/controller-manager.kubeconfig" \
@@ -244,7 +284,8 @@ EOF
   wait_for "nodes schedulable" 60 nodes_untainted
   # The service-account controller must have made the default ServiceAccount before pods work.
   wait_for "default service account" 60 kubectl_ get serviceaccount default -n default
-  log "up in $((SECONDS - t0)) s: API https://127.0.0.1:$api, $nodes simulated nodes"
+  [ "$real_nodes" = 0 ] || node_join
+  log "up in $((SECONDS - t0)) s: API https://127.0.0.1:$api, $nodes simulated nodes, $real_nodes real node(s)"
   echo "KUBECONFIG=$dir/kubeconfig"
 }
 
@@ -253,5 +294,5 @@ case "$cmd" in
   down) down ;;
   status) status || { echo "cluster '$name' is not running (npm run cluster:up)"; exit 1; } ;;
   env) echo "export KUBECONFIG=$dir/kubeconfig" ;;
-  *) echo "usage: cluster.sh up|down|status|env [--name NAME] [--port-base N] [--nodes N]" >&2; exit 2 ;;
+  *) echo "usage: cluster.sh up|down|status|env [--name NAME] [--port-base N] [--nodes N] [--real-nodes 0|1]" >&2; exit 2 ;;
 esac

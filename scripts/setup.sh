@@ -18,6 +18,17 @@ if [ -n "${missing:-}" ]; then
     exit 1
   fi
 fi
+# The real node (cluster.sh --real-nodes 1, docs/real-node.md) runs Debian's runc and CNI plugins,
+# iptables/ipset for Services and NetworkPolicy, socat for its API bridge, and debootstrap for the
+# PostgreSQL image. Installed as root when missing; elsewhere the real node is skipped.
+realnode_pkgs="runc containernetworking-plugins iptables ipset socat debootstrap"
+if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+  want_pkgs=$(for p in $realnode_pkgs; do dpkg -s "$p" >/dev/null 2>&1 || printf '%s ' "$p"; done)
+  if [ -n "$want_pkgs" ]; then
+    log "installing Debian packages for the real node: $want_pkgs"
+    apt-get update -qq && apt-get install -y -qq --no-install-recommends $want_pkgs >/dev/null
+  fi
+fi
 # The toolchain's modules need Go 1.26 (kwok's go.mod says so); Debian's golang package is older.
 gover=$(go env GOVERSION 2>/dev/null | sed 's/^go//') || true
 if [ -z "$gover" ] || [ "$(printf '%s\n1.26\n' "$gover" | sort -V | head -1)" != "1.26" ]; then

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Builds the real parts this project runs on (Pulumi CLI, its Node.js language host, the
-# Kubernetes provider, a Kubernetes control plane and KWOK, and the cyclonus NetworkPolicy
-# evaluator the tests use) from Go modules, caches each
-# binary by version outside the repo, and links them into .local/bin.
+# Kubernetes provider, a Kubernetes control plane and KWOK, the cyclonus NetworkPolicy evaluator
+# the tests use; for the real node containerd, kube-proxy, kube-router, a registry and the
+# project's image tool) from Go modules, caches each binary by version outside the repo, and
+# links them into .local/bin. Then images/build.sh builds the real node's images (cached by a
+# hash of their inputs).
 #
 #   toolchain/build.sh            build what is missing (a warm run builds nothing)
 #   toolchain/build.sh --check    exit 1 if anything is missing, build nothing
@@ -40,6 +42,7 @@ command -v go >/dev/null || die "go is not on PATH; install Go 1.26 or newer (ht
 
 # The language host is our own source: its cache key includes a hash of that source.
 langhost_hash=$(cat "$repo"/toolchain/langhost/*.go "$repo"/toolchain/langhost/go.mod | sha256sum | cut -c1-12)
+imgtool_hash=$(cat "$repo"/images/imgtool/*.go "$repo"/images/imgtool/go.mod | sha256sum | cut -c1-12)
 
 # name | cache key (version) ; binaries are cached as $cache/bin/<name>-<key>
 declare -A key=(
@@ -54,6 +57,13 @@ declare -A key=(
   [etcd]="$ETCD_VERSION"
   [kwok]="$KWOK_VERSION"
   [cyclonus]="$CYCLONUS_VERSION"
+  [kube-proxy]="$KUBERNETES_VERSION"
+  [containerd]="$CONTAINERD_VERSION"
+  [containerd-shim-runc-v2]="$CONTAINERD_VERSION"
+  [ctr]="$CONTAINERD_VERSION"
+  [kube-router]="$KUBE_ROUTER_VERSION"
+  [registry]="$DISTRIBUTION_VERSION"
+  [imgtool]="$GGCR_VERSION-$imgtool_hash"
 )
 
 cached() {
@@ -97,9 +107,11 @@ install_bin() { # install_bin <name> <built file>
   rm -f "$2" # the build folder keeps go.mod/go.sum, not a second copy of the binary
 }
 
-build_kubernetes() {
+# kubernetes_module <dir> <cmd...>: a wrapper module in $cache/build/<dir> for
+# k8s.io/kubernetes/cmd/<cmd> at $KUBERNETES_VERSION; prints the ldflags to build with.
+kubernetes_module() {
   local v=$KUBERNETES_VERSION minor=${KUBERNETES_VERSION#*.}; minor=${minor%%.*}
-  local dir; dir=$(wrapper "kubernetes-$v" local/kubernetes-build)
+  local dir; dir=$(wrapper "$1" local/kubernetes-build); shift
   cd "$dir"
   go mod edit -go=1.24 -require="k8s.io/kubernetes@v$v"
   # k8s.io/kubernetes replaces its staging modules with local paths; point them at the
@@ -109,28 +121,82 @@ build_kubernetes() {
   sed -n 's#^\s*\(k8s.io/[a-z0-9-]*\) => ./staging/.*#\1#p' "$staging" | while read -r m; do
     go mod edit -replace="$m=$m@v0.$minor.${v##*.}"
   done
-  cat > tools.go <<'EOF'
-//go:build tools
-
-package tools
-
-import (
-	_ "k8s.io/kubernetes/cmd/kube-apiserver"
-	_ "k8s.io/kubernetes/cmd/kube-controller-manager"
-	_ "k8s.io/kubernetes/cmd/kube-scheduler"
-	_ "k8s.io/kubernetes/cmd/kubectl"
-	_ "k8s.io/kubernetes/cmd/kubelet"
-)
-EOF
+  { printf '//go:build tools\n\npackage tools\n\nimport (\n'
+    for c in "$@"; do printf '\t_ "k8s.io/kubernetes/cmd/%s"\n' "$c"; done
+    printf ')\n'; } > tools.go
   go mod tidy -e >/dev/null 2>&1 || true
   local commit; commit=$(go mod download -json "k8s.io/kubernetes@v$v" | sed -n 's/.*"Hash": "\(.*\)".*/\1/p' | head -1)
   local pkg=k8s.io/component-base/version
   local ld="-s -w -X $pkg.gitVersion=v$v -X $pkg.gitMajor=1 -X $pkg.gitMinor=$minor -X $pkg.gitTreeState=clean -X $pkg.gitCommit=${commit:-unknown} -X $pkg.buildDate=1970-01-01T00:00:00Z"
   ld="$ld -X k8s.io/client-go/pkg/version.gitVersion=v$v -X k8s.io/client-go/pkg/version.gitMajor=1 -X k8s.io/client-go/pkg/version.gitMinor=$minor"
+  echo "$ld"
+}
+
+build_kubernetes() {
+  local cmds=(kube-apiserver kube-controller-manager kube-scheduler kubectl kubelet) ld
+  ld=$(kubernetes_module "kubernetes-$KUBERNETES_VERSION" "${cmds[@]}")
+  cd "$cache/build/kubernetes-$KUBERNETES_VERSION"
   mkdir -p out
-  go build -ldflags "$ld" -o out/ k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager \
-    k8s.io/kubernetes/cmd/kube-scheduler k8s.io/kubernetes/cmd/kubectl k8s.io/kubernetes/cmd/kubelet
-  for b in kube-apiserver kube-controller-manager kube-scheduler kubectl kubelet; do install_bin "$b" "out/$b"; done
+  go build -ldflags "$ld" -o out/ "${cmds[@]/#/k8s.io/kubernetes/cmd/}"
+  for b in "${cmds[@]}"; do install_bin "$b" "out/$b"; done
+}
+
+# The real node's service proxy (ClusterIP to pod, iptables mode): same module as above in its
+# own folder; the Go build cache shares every package the control plane build compiled.
+build_kube_proxy() {
+  local ld; ld=$(kubernetes_module "kube-proxy-$KUBERNETES_VERSION" kube-proxy)
+  cd "$cache/build/kube-proxy-$KUBERNETES_VERSION"
+  go build -ldflags "$ld" -o kube-proxy k8s.io/kubernetes/cmd/kube-proxy
+  install_bin kube-proxy kube-proxy
+}
+
+# containerd 2 with its runc shim and ctr. No cgo: the btrfs, zfs and devmapper snapshotters
+# are left out (overlayfs and native remain).
+build_containerd() {
+  local dir; dir=$(wrapper "containerd-$CONTAINERD_VERSION" local/containerd-build)
+  cd "$dir"
+  local mod=github.com/containerd/containerd/v2
+  go mod edit -go=1.26 -require="$mod@v$CONTAINERD_VERSION"
+  printf '//go:build tools\n\npackage tools\n\nimport (\n\t_ "%s/cmd/containerd"\n\t_ "%s/cmd/containerd-shim-runc-v2"\n\t_ "%s/cmd/ctr"\n)\n' "$mod" "$mod" "$mod" > tools.go
+  go mod tidy -e >/dev/null 2>&1 || true
+  mkdir -p out
+  go build -tags "no_btrfs no_zfs no_devmapper" -ldflags "-s -w -X $mod/version.Version=v$CONTAINERD_VERSION -X $mod/version.Revision=module" \
+    -o out/ "$mod/cmd/containerd" "$mod/cmd/containerd-shim-runc-v2" "$mod/cmd/ctr"
+  for b in containerd containerd-shim-runc-v2 ctr; do install_bin "$b" "out/$b"; done
+}
+
+# NetworkPolicy enforcement (its firewall part only) on the real node.
+build_kube_router() {
+  local dir; dir=$(wrapper "kube-router-$KUBE_ROUTER_VERSION" local/kube-router-build)
+  cd "$dir"
+  local mod=github.com/cloudnativelabs/kube-router/v2
+  go mod edit -go=1.24 -require="$mod@v$KUBE_ROUTER_VERSION"
+  printf '//go:build tools\n\npackage tools\n\nimport _ "%s/cmd/kube-router"\n' "$mod" > tools.go
+  go mod tidy -e >/dev/null 2>&1 || true
+  go build -ldflags "-s -w -X $mod/pkg/version.Version=v$KUBE_ROUTER_VERSION" -o kube-router "$mod/cmd/kube-router"
+  install_bin kube-router kube-router
+}
+
+build_registry() {
+  local dir; dir=$(wrapper "distribution-$DISTRIBUTION_VERSION" local/registry-build)
+  cd "$dir"
+  local mod=github.com/distribution/distribution/v3
+  go mod edit -go=1.24 -require="$mod@v$DISTRIBUTION_VERSION"
+  printf '//go:build tools\n\npackage tools\n\nimport _ "%s/cmd/registry"\n' "$mod" > tools.go
+  go mod tidy -e >/dev/null 2>&1 || true
+  go build -ldflags "-s -w -X $mod/version.version=v$DISTRIBUTION_VERSION" -o registry "$mod/cmd/registry"
+  install_bin registry registry
+}
+
+# The project's image tool (images/imgtool): image tarballs from root filesystems, pushes.
+build_imgtool() {
+  local dir="$cache/build/imgtool"
+  rm -rf "$dir"; mkdir -p "$dir"; cp "$repo"/images/imgtool/*.go "$repo"/images/imgtool/go.mod "$dir"/
+  cd "$dir"
+  go mod edit -require="github.com/google/go-containerregistry@v$GGCR_VERSION"
+  go mod tidy >/dev/null
+  go build -ldflags "-s -w" -o imgtool .
+  install_bin imgtool imgtool
 }
 
 build_etcd() {
@@ -221,17 +287,45 @@ declare -A builder=(
   [kube-apiserver]=build_kubernetes [kube-controller-manager]=build_kubernetes
   [kube-scheduler]=build_kubernetes [kubectl]=build_kubernetes [kubelet]=build_kubernetes
   [etcd]=build_etcd [kwok]=build_kwok [cyclonus]=build_cyclonus
+  [kube-proxy]=build_kube_proxy [containerd]=build_containerd [containerd-shim-runc-v2]=build_containerd
+  [ctr]=build_containerd [kube-router]=build_kube_router [registry]=build_registry [imgtool]=build_imgtool
 )
+
+# The real node's images need only the image tool: built first, they then build beside the
+# Go builds (the PostgreSQL image is mostly downloads and unpacking).
+images_pid=
+if [ "$mode" != "--check" ] && [ -z "${TOOLCHAIN_ONLY:-}" ] && ! IMGTOOL=/nonexistent bash "$repo/images/build.sh" --check >/dev/null 2>&1; then
+  if ! cached imgtool; then
+    ( set -e; timed build_imgtool build_imgtool ) >"$cache/build/build_imgtool.log" 2>&1 ||
+      { tail -30 "$cache/build/build_imgtool.log" >&2; die "build_imgtool failed"; }
+    tail -1 "$cache/build/build_imgtool.log" >&2
+    missing=("${missing[@]/imgtool/}")
+  fi
+  IMGTOOL="$cache/bin/imgtool-${key[imgtool]}" bash "$repo/images/build.sh" >"$cache/build/images.log" 2>&1 &
+  images_pid=$!
+fi
 
 if [ ${#missing[@]} -gt 0 ]; then
   log "building: ${missing[*]} (cold builds take minutes; logs in $cache/build/*.log)"
   declare -A done_=()
   # Two builds at a time: go parallelises within each, and two links fit in memory.
   pids=(); labels=()
-  for n in "${missing[@]}"; do
+  # kube-proxy last: it reuses what the control plane build compiled (seconds instead of minutes).
+  order=()
+  for n in "${missing[@]}"; do [ -z "$n" ] || [ "$n" = kube-proxy ] || order+=("$n"); done
+  for n in "${missing[@]}"; do [ "$n" != kube-proxy ] || order+=("$n"); done
+  for n in "${order[@]}"; do
     b=${builder[$n]}
     [ -n "${done_[$b]:-}" ] && continue
     done_[$b]=1
+    if [ "$b" = build_kube_proxy ]; then
+      for i in "${!labels[@]}"; do
+        [ "${labels[$i]}" = build_kubernetes ] || continue
+        wait "${pids[$i]}" || { tail -30 "$cache/build/build_kubernetes.log" >&2; die "build_kubernetes failed (log: $cache/build/build_kubernetes.log)"; }
+        tail -1 "$cache/build/build_kubernetes.log" >&2
+        unset 'pids[i]' 'labels[i]'; pids=("${pids[@]}"); labels=("${labels[@]}"); break
+      done
+    fi
     ( set -e; timed "$b" "$b" ) >"$cache/build/$b.log" 2>&1 &
     pids+=($!); labels+=("$b")
     if [ ${#pids[@]} -ge "${TOOLCHAIN_JOBS:-2}" ]; then
@@ -282,3 +376,12 @@ if [ -z "${TOOLCHAIN_ONLY:-}" ] || [[ " $TOOLCHAIN_ONLY " == *" kwok "* ]]; then
   ln -sfn "$cache/bin/kwok-stages-${key[kwok]}.yaml" "$repo/.local/kwok-stages.yaml"
 fi
 log "ready: $(ls "$bindir" | tr '\n' ' ')"
+# The real node's images (cached by a hash of their inputs; see images/build.sh).
+if [ -n "$images_pid" ]; then
+  wait "$images_pid" || { tail -30 "$cache/build/images.log" >&2; die "the images failed (log: $cache/build/images.log)"; }
+  grep '^\[images\]' "$cache/build/images.log" >&2
+fi
+if [ -z "${TOOLCHAIN_ONLY:-}" ]; then
+  if [ "$mode" = "--check" ]; then bash "$repo/images/build.sh" --check
+  else bash "$repo/images/build.sh"; fi
+fi

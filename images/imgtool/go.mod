@@ -1,0 +1,3 @@
+module agent-platform.local/imgtool
+
+go 1.24

@@ -1,0 +1,103 @@
+// Helpers for the tests that run real containers on the real node (cluster/real-node.sh,
+// docs/real-node.md): what the cluster script wrote about the node, its registry and its images,
+// and the pod fragments that put a pod on it.
+import { existsSync, readFileSync } from "node:fs";
+import * as path from "node:path";
+import { inject } from "vitest";
+import { kubectl, kubectlJson, repoRoot, waitFor } from "./harness";
+
+export const REAL_NODE_LABEL = "agent-platform.io/node";
+export const REAL_NODE_TAINT = "agent-platform.io/real-node";
+
+/** Why the real node is not there ("" when it is): test files skip with this reason. */
+export function realNodeMissing(): string {
+  return inject("realNodeMissing");
+}
+
+export interface RealNode {
+  name: string;
+  ip: string;
+  podCidr: string;
+  registry: { server: string; username: string; password: string };
+  images: { tools: string; postgres: string; engine: string; executor: string; pause: string };
+  /** The tag of the engine and executor images in the registry. */
+  imageTag: string;
+}
+
+export function realNode(): RealNode {
+  const file = path.join(repoRoot, ".local/cluster", inject("clusterName"), "node/registry.env");
+  if (!existsSync(file)) throw new Error(`${file} is missing: the cluster has no real node`);
+  const env: Record<string, string> = {};
+  for (const line of readFileSync(file, "utf8").split("\n")) {
+    const m = /^([A-Z_]+)=(.*)$/.exec(line);
+    if (m) env[m[1]] = m[2];
+  }
+  const need = (k: string): string => {
+    const v = env[k];
+    if (v === undefined || v === "") throw new Error(`${file} has no ${k}`);
+    return v;
+  };
+  return {
+    name: need("REAL_NODE_NAME"),
+    ip: need("REAL_NODE_IP"),
+    podCidr: need("REAL_NODE_POD_CIDR"),
+    registry: {
+      server: need("REGISTRY_SERVER"),
+      username: need("REGISTRY_USERNAME"),
+      password: readFileSync(need("REGISTRY_PASSWORD_FILE"), "utf8").trim(),
+    },
+    images: {
+      tools: need("IMAGE_TOOLS_REF"),
+      postgres: need("IMAGE_POSTGRES_REF"),
+      engine: need("IMAGE_ENGINE_REF"),
+      executor: need("IMAGE_EXECUTOR_REF"),
+      pause: need("IMAGE_PAUSE_REF"),
+    },
+    imageTag: need("IMAGE_TAG"),
+  };
+}
+
+/** The pod spec fields that place a pod on the real node (it is tainted against everything else). */
+export function onRealNode(): { nodeSelector: Record<string, string>; tolerations: { key: string; operator: string; effect: string }[] } {
+  return {
+    nodeSelector: { [REAL_NODE_LABEL]: "real" },
+    tolerations: [{ key: REAL_NODE_TAINT, operator: "Exists", effect: "NoSchedule" }],
+  };
+}
+
+/** Restricted-profile container and pod settings for the project's own test programs. */
+export const restrictedPod = {
+  securityContext: { runAsNonRoot: true, runAsUser: 1000, runAsGroup: 1000, seccompProfile: { type: "RuntimeDefault" } },
+};
+export const restrictedContainer = {
+  securityContext: { allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ["ALL"] } },
+};
+
+export interface PodState {
+  metadata: { name: string; labels?: Record<string, string> };
+  spec: { nodeName?: string };
+  status: {
+    phase?: string;
+    podIP?: string;
+    containerStatuses?: { ready: boolean; restartCount: number; state: { waiting?: { reason?: string; message?: string }; running?: unknown } }[];
+  };
+}
+
+export async function pod(ns: string, name: string): Promise<PodState> {
+  return kubectlJson<PodState>(["get", "pod", name, "-n", ns]);
+}
+
+/** Waits until a pod runs with all containers ready; fails early with the waiting reason. */
+export async function waitRunning(ns: string, name: string, timeoutMs = 120_000): Promise<PodState> {
+  return waitFor(`pod ${ns}/${name} Running and ready`, async () => {
+    const p = await pod(ns, name);
+    const cs = p.status.containerStatuses ?? [];
+    return p.status.phase === "Running" && cs.length > 0 && cs.every((c) => c.ready) ? p : undefined;
+  }, timeoutMs);
+}
+
+/** Runs a command in a pod's container through the API server and the kubelet (no shell needed). */
+export async function execIn(ns: string, name: string, cmd: string[]): Promise<{ code: number; out: string }> {
+  const r = await kubectl(["exec", "-n", ns, name, "--", ...cmd]);
+  return { code: r.code, out: (r.stdout + r.stderr).trim() };
+}

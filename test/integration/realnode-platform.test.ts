@@ -1,0 +1,253 @@
+// The program's own stack, deployed through the Automation API command line, with PostgreSQL
+// and an engine stand-in running for real on the real node (docs/real-node.md):
+//  - postgres (the image built here from Debian's packages) initialises its volume on the
+//    first start, keeps the data across a pod restart and a second `up`, and checks the
+//    generated password for real;
+//  - the engine stand-in (images/tools/engine-standin, pulled from the authenticated registry
+//    through the program's pull secret) does what the engine's documentation says: with its
+//    service-account token and NODE_EXTRA_CA_CERTS it creates an executor pod in
+//    EXECUTOR_MCP_K8S_NAMESPACE, attaches over stdin/stdout, exchanges a line, deletes the pod.
+//    The executor pod goes through the program's sandbox for real: its admission policies, its
+//    pod defaults (sandboxPodDefaults put it on the real node), and the sandbox's default
+//    ServiceAccount, whose pull secret pulls the executor image.
+// The program has no placement setting for the engine and postgres, so a
+// MutatingAdmissionPolicy (the cluster admin's tool) puts those two on the real node.
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import * as path from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { inject } from "vitest";
+import { run } from "../../automation/cli-main";
+import { kubectl, kubectlJson, kubectlOk, repoRoot, tempBackend, uniqueName, waitFor } from "./harness";
+import { REAL_NODE_LABEL, REAL_NODE_TAINT, execIn, pod, realNode, realNodeMissing, waitRunning } from "./realnode-harness";
+
+const missing = realNodeMissing();
+const stack = uniqueName("it-real");
+const ns = uniqueName("apr");
+const execNs = `${ns}-exec`;
+const placement = `${ns}-on-real-node`;
+const storageClass = `${ns}-local`;
+const volume = `${ns}-pgdata`;
+const backend = tempBackend();
+const stackFile = path.join(repoRoot, `Pulumi.${stack}.yaml`);
+const volumeDir = path.join(repoRoot, ".local/cluster", inject("clusterName"), "volumes", volume);
+
+interface Doc {
+  status: string;
+  summary: Record<string, number>;
+}
+
+async function platform(args: string[]): Promise<{ code: number; doc: Doc; log: string }> {
+  let out = "";
+  let err = "";
+  const io = { stdout: { write: (s: string) => ((out += s), true) }, stderr: { write: (s: string) => ((err += s), true) } };
+  const env = { ...process.env, ...backend.env, IT_REGISTRY_PASSWORD: missing ? "" : realNode().registry.password };
+  const code = await run([...args, "--stack", stack, "--json", "--retries", "0"], io, { env });
+  try {
+    return { code, doc: JSON.parse(out) as Doc, log: err };
+  } catch {
+    throw new Error(`platform ${args.join(" ")} printed no JSON document (exit ${code}):\n${err.slice(-3000)}`);
+  }
+}
+
+const psql = (podName: string, sql: string) =>
+  execIn(ns, podName, ["psql", "-h", "/var/run/postgresql", "-U", "engine", "-d", "engine", "-v", "ON_ERROR_STOP=1", "-tA", "-c", sql]);
+
+async function postgresPod(): Promise<string> {
+  return waitFor("one ready postgres pod", async () => {
+    const list = await kubectlJson<{ items: { metadata: { name: string; deletionTimestamp?: string } }[] }>([
+      "get", "pods", "-n", ns, "-l", "app.kubernetes.io/name=postgres",
+    ]);
+    const live = list.items.filter((p) => !p.metadata.deletionTimestamp);
+    if (live.length !== 1) return undefined;
+    await waitRunning(ns, live[0].metadata.name, 5_000);
+    return live[0].metadata.name;
+  }, 180_000);
+}
+
+interface Exchange {
+  result: string;
+  step?: string;
+  error?: string;
+  pod?: string;
+  node?: string;
+  sent?: string;
+  received?: string;
+  deleted: boolean;
+}
+
+describe.skipIf(missing !== "")(`the program's stack on the real node${missing ? ` (skipped: ${missing})` : ""}`, () => {
+  beforeAll(async () => {
+    const n = realNode();
+    const dev = readFileSync(path.join(repoRoot, "Pulumi.dev.yaml"), "utf8").replace(/^encryptionsalt:.*$/m, "");
+    // Executor pods: the program's own setting puts them on the real node (an object: in the
+    // stack file, as `pulumi config set --path` writes it).
+    writeFileSync(stackFile, `${dev.trimEnd()}
+  agent-platform:sandboxPodDefaults:
+    nodeSelector:
+      ${REAL_NODE_LABEL}: real
+    tolerations:
+      - key: ${REAL_NODE_TAINT}
+        operator: Exists
+        effect: NoSchedule
+`);
+    // Storage on the real node: a local volume the cluster admin provides (the kubelet applies
+    // the pod's fsGroup to it), bound at once so the pod follows the volume to its node.
+    mkdirSync(volumeDir, { recursive: true, mode: 0o700 });
+    await kubectlOk(["apply", "-f", "-"], `
+apiVersion: storage.k8s.io/v1
+kind: StorageClass
+metadata: {name: ${storageClass}}
+provisioner: kubernetes.io/no-provisioner
+volumeBindingMode: Immediate
+reclaimPolicy: Retain
+---
+apiVersion: v1
+kind: PersistentVolume
+metadata: {name: ${volume}}
+spec:
+  capacity: {storage: 2Gi}
+  accessModes: [ReadWriteOnce]
+  persistentVolumeReclaimPolicy: Retain
+  storageClassName: ${storageClass}
+  local: {path: ${volumeDir}}
+  nodeAffinity:
+    required:
+      nodeSelectorTerms:
+      - matchExpressions: [{key: kubernetes.io/hostname, operator: In, values: [${n.name}]}]
+---
+apiVersion: admissionregistration.k8s.io/v1
+kind: MutatingAdmissionPolicy
+metadata: {name: ${placement}}
+spec:
+  matchConstraints:
+    resourceRules:
+    - {apiGroups: [""], apiVersions: [v1], operations: [CREATE], resources: [pods]}
+    namespaceSelector:
+      matchExpressions: [{key: kubernetes.io/metadata.name, operator: In, values: [${ns}]}]
+    objectSelector:
+      matchExpressions: [{key: app.kubernetes.io/name, operator: In, values: [postgres, agent-engine]}]
+  failurePolicy: Fail
+  reinvocationPolicy: Never
+  # JSON patches: an apply configuration may not change nodeSelector or tolerations (atomic).
+  mutations:
+  - patchType: JSONPatch
+    jsonPatch:
+      expression: >-
+        [
+          JSONPatch{op: "add", path: "/spec/nodeSelector", value: {"${REAL_NODE_LABEL}": "real"}},
+          JSONPatch{op: "add", path: "/spec/tolerations", value:
+            (has(object.spec.tolerations) ? object.spec.tolerations : []) +
+            [Object.spec.tolerations{key: "${REAL_NODE_TAINT}", operator: "Exists", effect: "NoSchedule"}]}
+        ]
+---
+apiVersion: admissionregistration.k8s.io/v1
+kind: MutatingAdmissionPolicyBinding
+metadata: {name: ${placement}}
+spec: {policyName: ${placement}}
+`);
+  });
+
+  afterAll(async () => {
+    try {
+      await platform(["destroy", "--yes", "--remove-protected"]).catch(() => undefined);
+    } finally {
+      // The PVC is kept on delete by design; the volume and the placement policy are this test's.
+      await kubectl(["delete", "pvc", "--all", "-n", ns, "--wait=false"]);
+      await kubectl(["delete", "namespace", ns, execNs, "--wait=false", "--ignore-not-found"]);
+      await kubectl(["delete", "pv", volume, "--wait=false", "--ignore-not-found"]);
+      await kubectl(["delete", "storageclass", storageClass, "--ignore-not-found"]);
+      await kubectl(["delete", "mutatingadmissionpolicybinding,mutatingadmissionpolicy", placement, "--ignore-not-found"]);
+      if (existsSync(stackFile)) rmSync(stackFile);
+      rmSync(volumeDir, { recursive: true, force: true });
+      backend.remove();
+    }
+  });
+
+  it("an up deploys postgres and the engine stand-in on the real node, pulling through the program's pull secret", async () => {
+    const n = realNode();
+    const { code, doc, log } = await platform([
+      "up", "--create", "--yes",
+      "--config", `namespace=${ns}`,
+      "--config", `executorNamespace=${execNs}`,
+      "--config", "registryMode=static",
+      "--config", `registryServer=${n.registry.server}/agents`,
+      "--config", `registryUsername=${n.registry.username}`,
+      "--secret-config", "registryPassword=IT_REGISTRY_PASSWORD",
+      "--config", "engineImageRepository=engine",
+      "--config", `imageTag=${n.imageTag}`,
+      "--config", `postgresImage=${n.images.postgres}`,
+      "--config", `postgresStorageClass=${storageClass}`,
+    ]);
+    expect(doc.status, log.slice(-4000)).toBe("ok");
+    expect(code).toBe(0);
+    const pg = await pod(ns, await postgresPod());
+    expect(pg.spec.nodeName).toBe(n.name);
+    const engine = await kubectlJson<{ items: { spec: { nodeName: string; containers: { image: string }[] } }[] }>([
+      "get", "pods", "-n", ns, "-l", "app.kubernetes.io/name=agent-engine",
+    ]);
+    expect(engine.items).toHaveLength(1);
+    expect(engine.items[0].spec.nodeName).toBe(n.name);
+    expect(engine.items[0].spec.containers[0].image).toBe(n.images.engine);
+  });
+
+  it("postgres initialised its volume with the generated password and keeps data across a pod restart", async () => {
+    const first = await postgresPod();
+    const logs = await kubectlOk(["logs", "-n", ns, first]);
+    expect(logs).toContain("initialised /var/lib/postgresql/data/pgdata (database engine, user engine)");
+    // The files are postgres's own (uid 999) on the real node's volume.
+    const owner = await execIn(ns, first, ["stat", "-c", "%u:%g %a", "/var/lib/postgresql/data/pgdata"]);
+    expect(owner.out).toBe("999:999 700");
+    expect((await psql(first, "CREATE TABLE proof (v text); INSERT INTO proof VALUES ('written before the restart')")).code).toBe(0);
+
+    // Over TCP the generated password (the program's Secret) is required and accepted.
+    const secrets = await kubectlJson<{ items: { data?: Record<string, string> }[] }>(["get", "secrets", "-n", ns, "-l", "app.kubernetes.io/name=postgres"]);
+    const b64 = secrets.items.map((s) => s.data?.POSTGRES_PASSWORD).find((v) => v !== undefined);
+    expect(b64).toBeDefined();
+    const password = Buffer.from(b64 ?? "", "base64").toString();
+    const tcp = (pw: string) => execIn(ns, first, ["env", `PGPASSWORD=${pw}`, "psql", "-h", "127.0.0.1", "-U", "engine", "-d", "engine", "-tA", "-c", "SELECT 'authenticated'"]);
+    expect((await tcp(password)).out).toBe("authenticated");
+    const wrong = await tcp(`${password}-wrong`);
+    expect(wrong.code).not.toBe(0);
+    expect(wrong.out).toMatch(/password authentication failed/);
+
+    await kubectlOk(["delete", "pod", first, "-n", ns, "--wait=true"]);
+    const second = await waitFor("a new postgres pod", async () => {
+      const name = await postgresPod();
+      return name !== first ? name : undefined;
+    }, 180_000);
+    expect((await psql(second, "SELECT v FROM proof")).out).toBe("written before the restart");
+    const logs2 = await kubectlOk(["logs", "-n", ns, second]);
+    expect(logs2).not.toContain("initialised");
+  });
+
+  it("a second up changes nothing and the data is still there", async () => {
+    const before = await postgresPod();
+    const { code, doc } = await platform(["up", "--yes"]);
+    expect(code).toBe(0);
+    expect(Object.entries(doc.summary).filter(([k, v]) => k !== "same" && v > 0)).toEqual([]);
+    expect(await postgresPod()).toBe(before);
+    expect((await psql(before, "SELECT v FROM proof")).out).toBe("written before the restart");
+  });
+
+  it("the engine stand-in creates an executor pod, attaches over stdin/stdout, exchanges a line and deletes it", async () => {
+    const n = realNode();
+    const list = await kubectlJson<{ items: { metadata: { name: string } }[] }>(["get", "pods", "-n", ns, "-l", "app.kubernetes.io/name=agent-engine"]);
+    const engine = list.items[0].metadata.name;
+    const result = await waitFor("the stand-in's executor exchange", async () => {
+      const logs = await kubectlOk(["logs", "-n", ns, engine]);
+      const lines = logs.split("\n").filter((l) => l.startsWith("executor-exchange "));
+      const last = lines.at(-1);
+      if (!last) return undefined;
+      const r = JSON.parse(last.slice("executor-exchange ".length)) as Exchange;
+      // The stand-in retries while the platform settles; any last result other than ok after
+      // it gave up is the answer.
+      return r.result === "ok" || lines.length >= 30 ? r : undefined;
+    }, 240_000);
+    expect(result, JSON.stringify(result)).toMatchObject({ result: "ok", node: n.name, deleted: true });
+    expect(result.received).toContain(result.sent);
+    expect(result.received).toMatch(/uid 1000 got: hello from the engine stand-in/);
+    // Nothing is left behind in the executor namespace.
+    const left = await kubectlJson<{ items: unknown[] }>(["get", "pods", "-n", execNs]);
+    expect(left.items).toEqual([]);
+  });
+});
