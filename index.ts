@@ -14,7 +14,7 @@ import { AgentPlatform } from "./components/agentPlatform";
 import { plannedObjects } from "./components/builders/inventory";
 import { postgresClaimName } from "./components/builders/postgres";
 import { POSTGRES_MAJOR_ANNOTATION, majorChangeProblem } from "./components/builders/postgresVersion";
-import { type LiveObject, OWNER_ANNOTATION, ownerId, ownershipProblem, ownershipReport } from "./components/builders/ownership";
+import { describeRef, type LiveObject, type ObjectRef, OWNER_ANNOTATION, ownerId, ownershipProblem, ownershipReport } from "./components/builders/ownership";
 import { clusterRequirementProblems } from "./components/builders/sandboxSettings";
 import { type ClusterAccess, type ClusterReader, kubeconfigCluster, type ServerVersionReader } from "./components/clusterReader";
 import { NodejsDynamicProvider } from "./components/nodejsDynamicProvider";
@@ -31,12 +31,17 @@ function validatedConfig(): PlatformConfig {
   }
 }
 
-/** Reads every object the stack would create and refuses, all at once, those that are not ours. */
-async function checkOwnership(config: PlatformConfig, owner: string, read: ClusterReader): Promise<void> {
+/**
+ * Reads every object the stack would create and refuses, all at once, those that are not ours.
+ * Returns what it read (the one read of each object the other checks use too).
+ */
+async function checkOwnership(config: PlatformConfig, owner: string, read: ClusterReader): Promise<Map<string, LiveObject | undefined>> {
   const refs = plannedObjects(config);
   const problems: string[] = [];
+  const seen = new Map<string, LiveObject | undefined>();
   try {
     const live = await Promise.all(refs.map((r) => read(r)));
+    refs.forEach((r, i) => seen.set(describeRef(r), live[i]));
     refs.forEach((r, i) => {
       const p = ownershipProblem(r, live[i], owner, config.instanceName);
       if (p !== undefined) problems.push(p);
@@ -55,6 +60,7 @@ async function checkOwnership(config: PlatformConfig, owner: string, read: Clust
   }
   const report = ownershipReport(problems);
   if (report !== undefined) throw new pulumi.RunError(report);
+  return seen;
 }
 
 /**
@@ -76,15 +82,10 @@ async function checkClusterRequirements(config: PlatformConfig, serverVersion: S
 }
 
 /** Refuses a postgresImage of another major version than the data claim records (unless allowed). */
-async function checkPostgresMajor(config: PlatformConfig, read: ClusterReader): Promise<void> {
-  const claim = postgresClaimName(config.instanceName);
-  let live: LiveObject | undefined;
-  try {
-    live = await read({ apiVersion: "v1", kind: "PersistentVolumeClaim", plural: "persistentvolumeclaims", name: claim, namespace: config.namespace });
-  } catch (e) {
-    throw new pulumi.RunError(`Nothing was changed: could not read the postgres claim's recorded version: ${(e as Error).message}`);
-  }
-  const problem = majorChangeProblem(live?.annotations?.[POSTGRES_MAJOR_ANNOTATION], config.images.postgres, config.production.postgresAllowMajorUpgrade, `${config.namespace}/${claim}`);
+function checkPostgresMajor(config: PlatformConfig, seen: Map<string, LiveObject | undefined>): void {
+  const claim: ObjectRef = { apiVersion: "v1", kind: "PersistentVolumeClaim", plural: "persistentvolumeclaims", name: postgresClaimName(config.instanceName), namespace: config.namespace };
+  const live = seen.get(describeRef(claim));
+  const problem = majorChangeProblem(live?.annotations?.[POSTGRES_MAJOR_ANNOTATION], config.images.postgres, config.production.postgresAllowMajorUpgrade, `${config.namespace}/${claim.name}`);
   if (problem !== undefined) throw new pulumi.RunError(problem);
 }
 
@@ -107,8 +108,7 @@ export = async (cluster?: Partial<ClusterAccess>) => {
     // (Lazy: the kubeconfig is loaded on the first read.)
     const real = kubeconfigCluster(config.kubeContext);
     await checkClusterRequirements(config, cluster?.serverVersion ?? real.serverVersion);
-    await checkOwnership(config, owner, cluster?.read ?? real.read);
-    await checkPostgresMajor(config, cluster?.read ?? real.read);
+    checkPostgresMajor(config, await checkOwnership(config, owner, cluster?.read ?? real.read));
   }
 
   // Default providers are disabled in the stack files: every resource uses one of these.

@@ -140,7 +140,7 @@ gen_pki() {
   openssl rsa -in "$p/sa.key" -pubout -out "$p/sa.pub" 2>/dev/null
 }
 
-write_kubeconfig() { # write_kubeconfig <file> <cert name> <api port>
+write_kubeconfig() { # write_kubeconfig <file> <cert name> <api server URL>
   local p="$dir/pki"
   cat >"$1" <<EOF
 apiVersion: v1
@@ -148,7 +148,7 @@ kind: Config
 clusters:
 - name: agent-platform-$name
   cluster:
-    server: https://127.0.0.1:$3
+    server: $3
     certificate-authority-data: $(base64 -w0 "$p/ca.crt")
 users:
 - name: $2
@@ -216,9 +216,9 @@ up() {
   gen_pki
   # The real node's runtime and images get ready while the control plane starts.
   [ "$real_nodes" = 0 ] || node_prepare "$api" "$b"
-  write_kubeconfig "$dir/kubeconfig" admin "$api"
-  write_kubeconfig "$dir/controller-manager.kubeconfig" controller-manager "$api"
-  write_kubeconfig "$dir/scheduler.kubeconfig" scheduler "$api"
+  write_kubeconfig "$dir/kubeconfig" admin "https://127.0.0.1:$api"
+  write_kubeconfig "$dir/controller-manager.kubeconfig" controller-manager "https://127.0.0.1:$api"
+  write_kubeconfig "$dir/scheduler.kubeconfig" scheduler "https://127.0.0.1:$api"
 
   start etcd --name "$name" --data-dir "$dir/etcd" \
     --listen-client-urls "http://127.0.0.1:$etcd_c" --advertise-client-urls "http://127.0.0.1:$etcd_c" \

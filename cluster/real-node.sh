@@ -95,26 +95,7 @@ node_certs() {
 }
 
 node_kubeconfig() { # node_kubeconfig <file> <cert name>: the API through the bridge in the namespace
-  local p="$dir/pki"
-  cat >"$1" <<EOF
-apiVersion: v1
-kind: Config
-clusters:
-- name: agent-platform-$name
-  cluster:
-    server: https://127.0.0.1:6443
-    certificate-authority-data: $(base64 -w0 "$p/ca.crt")
-users:
-- name: $2
-  user:
-    client-certificate-data: $(base64 -w0 "$p/$2.crt")
-    client-key-data: $(base64 -w0 "$p/$2.key")
-contexts:
-- name: agent-platform-$name
-  context: {cluster: agent-platform-$name, user: $2}
-current-context: agent-platform-$name
-EOF
-  chmod 600 "$1"
+  write_kubeconfig "$1" "$2" https://127.0.0.1:6443
 }
 
 node_network() {
