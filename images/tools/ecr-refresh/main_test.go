@@ -126,7 +126,7 @@ func TestRunEndToEnd(t *testing.T) {
 		"AWS_REGION": "eu-west-1", "AWS_ACCESS_KEY_ID": "AKIAFAKEFAKEFAKE", "AWS_SECRET_ACCESS_KEY": "fake",
 		"AWS_ENDPOINT_URL_ECR": fakeECR.URL, "AWS_CONFIG_FILE": "/nonexistent", "AWS_SHARED_CREDENTIALS_FILE": "/nonexistent",
 		"AWS_EC2_METADATA_DISABLED": "true",
-		"SA_DIR": dir, "KUBERNETES_SERVICE_HOST": u.Hostname(), "KUBERNETES_SERVICE_PORT": u.Port(),
+		"SA_DIR":                    dir, "KUBERNETES_SERVICE_HOST": u.Hostname(), "KUBERNETES_SERVICE_PORT": u.Port(),
 	}
 	for k, v := range env {
 		t.Setenv(k, v)
