@@ -280,6 +280,7 @@ func (k *kubeClient) patchPullSecret(ctx context.Context, t Target, doc string) 
 	if err != nil {
 		return err
 	}
-	_, err = k.call(ctx, http.MethodPatch, path, "application/merge-patch+json", patch)
+	// Its own field manager, so the Secret's managedFields say who wrote the data last.
+	_, err = k.call(ctx, http.MethodPatch, path+"?fieldManager=ecr-refresh", "application/merge-patch+json", patch)
 	return err
 }

@@ -103,7 +103,7 @@ func TestRunEndToEnd(t *testing.T) {
 		case http.MethodGet:
 			_ = json.NewEncoder(w).Encode(s)
 		case http.MethodPatch:
-			if r.Header.Get("Content-Type") != "application/merge-patch+json" {
+			if r.Header.Get("Content-Type") != "application/merge-patch+json" || r.URL.Query().Get("fieldManager") != "ecr-refresh" {
 				w.WriteHeader(http.StatusUnsupportedMediaType)
 				return
 			}
