@@ -31,6 +31,7 @@ import {
 } from "./components/builders/sandboxSettings";
 import type { SecretEncoding } from "./components/secretValueProvider";
 import { productionRules, type ProductionSettings } from "./components/builders/production";
+import { type PullSecretRefresh, pullSecretRefreshRules, ROLE_ARN } from "./components/builders/pullSecretRefresh";
 
 export const PROJECT = "agent-platform";
 
@@ -477,6 +478,28 @@ export const CONFIG_KEYS = {
     schema: z.string().optional(),
   }),
   registryPassword: secret({ description: "static mode: registry password or token (secret).", example: "pulumi config set --secret registryPassword <token>" }),
+  // --- The in-cluster ECR pull-secret refresher (rules: pullSecretRefreshRules in components/builders/pullSecretRefresh.ts).
+  pullSecretRefresh: plain({
+    kind: "object",
+    default: {},
+    description:
+      "ecr mode: the CronJob that renews the ECR pull secret in the cluster {enabled (default true), schedule (cron, default every 6 hours), " +
+      "image (must hold /bin/ecr-refresh and be pullable without the ECR token it renews; default <registryServer>/ecr-refresh:<imageTag>), " +
+      "serviceAccountRoleArn (EKS IRSA) or awsCredentialsSecret (an existing Secret in the engine namespace with AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY): exactly one}.",
+    example: "pulumi config set --path pullSecretRefresh.serviceAccountRoleArn arn:aws:iam::123456789012:role/ecr-pull-refresh",
+    schema: jsonObject(
+      z.strictObject(
+        {
+          enabled: z.union([z.boolean(), z.enum(["true", "false"]).transform((v) => v === "true")], { error: "must be true or false" }).optional(),
+          schedule: z.string().regex(CRON, "must be a five-field cron schedule or @hourly, @daily, ...").optional(),
+          image: z.string().regex(IMAGE_REF, "must be an image reference").optional(),
+          awsCredentialsSecret: z.string().regex(DNS1123_SUBDOMAIN, "must be a Secret name (DNS-1123 subdomain)").optional(),
+          serviceAccountRoleArn: z.string().regex(ROLE_ARN, "must be an IAM role ARN (arn:aws:iam::<account>:role/<name>)").optional(),
+        },
+        { error: objectError("{enabled?, schedule?, image?, awsCredentialsSecret?, serviceAccountRoleArn?}") },
+      ),
+    ),
+  }),
   engineImageRepository: plain({
     kind: "string",
     default: "engine",
@@ -762,6 +785,8 @@ export interface ValidatedConfig {
   /** Render mode: the rendered stack (see renderStack in CONFIG_KEYS). */
   renderStack?: string;
   registry: RegistrySettings;
+  /** ecr mode: the in-cluster refresher of the pull secret (components/builders/pullSecretRefresh.ts); undefined otherwise or when disabled. */
+  pullSecretRefresh?: PullSecretRefresh;
   images: { engine: string; commandCenter: string; postgres: string };
   elasticsearch?: { url: string; username: string };
   aws?: { region?: string; accessKeyId?: string };
@@ -1011,6 +1036,8 @@ export function validateConfig(raw: RawConfig, options: ValidateOptions = {}): V
     }
   }
 
+  const pullSecretRefresh = parsed.success && registry !== undefined ? pullSecretRefreshRules(parsed.data.pullSecretRefresh, registry, parsed.data.imageTag, add) : undefined;
+
   if (issues.length > 0 || !parsed.success || registry === undefined || licensePublicKeyPem === undefined || sandbox === undefined || executors === undefined || production === undefined) {
     if (issues.length === 0) add("(config)", "could not be validated");
     throw new ConfigError(issues);
@@ -1032,6 +1059,7 @@ export function validateConfig(raw: RawConfig, options: ValidateOptions = {}): V
     renderYamlToDirectory: d.renderYamlToDirectory,
     renderStack: d.renderStack,
     registry,
+    pullSecretRefresh,
     images: {
       engine: `${prefix}${d.engineImageRepository}:${d.imageTag}`,
       commandCenter: `${prefix}${d.commandCenterImageRepository}:${d.imageTag}`,

@@ -10,6 +10,7 @@
  *    object is gone) and the refresh diff (state vs. cluster, framed as what changed outside).
  */
 import type { EngineEvent, StepEventMetadata } from "@pulumi/pulumi/automation";
+import { PULL_SECRET_REFRESHER_COMPONENT } from "../components/builders/pullSecretRefresh";
 import { PULL_SECRET_COMPONENT } from "../components/builders/registry";
 
 export type Phase = "refresh" | "preview" | "update";
@@ -224,13 +225,16 @@ export const PULL_SECRET_CHURN_REASON =
  * replacement) of a pull secret that touches only data/stringData. A create or delete of the
  * pull secret, or a change to its labels or type, is still reported.
  */
-export function excludeExpectedChurn(changes: readonly ResourceChange[]): { kept: ResourceChange[]; excluded: ExcludedChange[] } {
+export function excludeExpectedChurn(
+  changes: readonly ResourceChange[],
+  reason: string = PULL_SECRET_CHURN_REASON,
+): { kept: ResourceChange[]; excluded: ExcludedChange[] } {
   const kept: ResourceChange[] = [];
   const excluded: ExcludedChange[] = [];
   for (const c of changes) {
     // The provider may replace the Secret rather than update it when its data changes.
     const churn = (c.op === "update" || c.op === "replace") && isPullSecretUrn(c.urn) && c.fields.length > 0 && c.fields.every(isTokenField);
-    if (churn) excluded.push({ ...c, reason: PULL_SECRET_CHURN_REASON });
+    if (churn) excluded.push({ ...c, reason });
     else kept.push(c);
   }
   return { kept, excluded };
@@ -246,19 +250,35 @@ export interface DriftReport {
   excluded: ExcludedChange[];
 }
 
+export const REFRESHER_CHURN_REASON =
+  "expected churn: the in-cluster pull-secret refresher (CronJob) renewed the ECR token in the pull secret's data since the last up; " +
+  "only its data is ignored, any other field of it still counts";
+
+/** True when the state holds the in-cluster pull-secret refresher (an object under its component). */
+export function hasPullSecretRefresher(events: readonly EngineEvent[]): boolean {
+  return events.some((ev) => {
+    const urn = ev.resourcePreEvent?.metadata.urn ?? ev.resOutputsEvent?.metadata.urn;
+    const parts = urn?.split("::") ?? [];
+    return parts.length >= 4 && parts[2].split("$").includes(PULL_SECRET_REFRESHER_COMPONENT);
+  });
+}
+
 /**
  * Drift from a refresh preview (state vs. cluster) and an update preview after refresh
- * (program vs. cluster). Refresh-phase changes are all real: nobody but an operator changes
- * the live pull secret. Preview-phase token churn is excluded.
+ * (program vs. cluster). Refresh-phase changes are real, with one exception: when the stack
+ * runs the in-cluster pull-secret refresher (ecr mode), the pull secret's data changed by it is
+ * expected. Without the refresher nobody but an operator changes the live pull secret (static
+ * mode's data changed by hand is drift). Preview-phase token churn is excluded.
  */
 export function buildDriftReport(refreshEvents: readonly EngineEvent[], previewEvents: readonly EngineEvent[]): DriftReport {
-  const changedOutside = mergeChanges(changesFromEvents(refreshEvents), liveChangesFromRefreshEvents(refreshEvents));
+  const outside = mergeChanges(changesFromEvents(refreshEvents), liveChangesFromRefreshEvents(refreshEvents));
+  const refreshed = hasPullSecretRefresher(refreshEvents) ? excludeExpectedChurn(outside, REFRESHER_CHURN_REASON) : { kept: outside, excluded: [] };
   const { kept, excluded } = excludeExpectedChurn(changesFromEvents(previewEvents));
   return {
-    drift: changedOutside.length > 0 || kept.length > 0,
-    changedOutside,
+    drift: refreshed.kept.length > 0 || kept.length > 0,
+    changedOutside: refreshed.kept,
     pendingChanges: kept,
-    excluded,
+    excluded: [...refreshed.excluded, ...excluded],
   };
 }
 

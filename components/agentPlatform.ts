@@ -17,6 +17,7 @@ import { ExecutorAccess } from "./executorAccess";
 import { GeneratedSecrets } from "./generatedSecrets";
 import { Namespaces } from "./namespaces";
 import { Postgres } from "./postgres";
+import { PullSecretRefresher } from "./pullSecretRefresher";
 import { RegistryPullSecret } from "./registryPullSecret";
 import { Sandbox } from "./sandbox";
 import { Workload } from "./workload";
@@ -54,19 +55,28 @@ export class AgentPlatform extends pulumi.ComponentResource {
       { parent: this },
     );
 
+    const pullSecretNamespaces: Record<string, pulumi.Input<string>> = c.executors.separate
+      ? { workloads: namespaces.namespace, executors: namespaces.executorNamespace }
+      : { workloads: namespaces.namespace };
     const pull = new RegistryPullSecret(
       `${name}-registry`,
       {
         instanceName,
         registry: c.registry,
-        namespaces: c.executors.separate
-          ? { workloads: namespaces.namespace, executors: namespaces.executorNamespace }
-          : { workloads: namespaces.namespace },
+        namespaces: pullSecretNamespaces,
         password: c.secrets.registryPassword,
         awsProvider: args.awsProvider,
       },
       { parent: this },
     );
+    // ecr mode: renews every copy of the pull secret in the cluster between `up`s.
+    if (c.pullSecretRefresh && pull.secretName) {
+      new PullSecretRefresher(
+        `${name}-registry-refresh`,
+        { instanceName, settings: c.pullSecretRefresh, namespace: namespaces.namespace, pullSecretName: pull.secretName, pullSecretNamespaces },
+        { parent: this, dependsOn: [pull] },
+      );
+    }
 
     const access = new ExecutorAccess(
       `${name}-executor-access`,

@@ -2,9 +2,12 @@
 # Builds the real node's images offline, without a Docker engine, and caches each one by a hash
 # of its inputs under $AGENT_PLATFORM_CACHE/images (default ~/.cache/agent-platform/images):
 #   pause     the kubelet's sandbox image (images/tools/pause, a static Go binary)
-#   tools     the project's test programs (images/tools: netcheck, line-echo, engine-standin)
+#   tools     the project's programs (images/tools: netcheck, line-echo, engine-standin, ecr-refresh,
+#             fake-ecr)
 #   executor  tools with line-echo as entry point: the stand-in executor, pushed to the registry
 #   engine    tools with engine-standin as entry point: the engine stand-in, pushed to the registry
+#   ecr-refresh  tools with ecr-refresh as entry point: the ECR pull-secret refresher's image
+#             (pullSecretRefresh.image; the CronJob runs /bin/ecr-refresh, also in tools)
 #   postgres  PostgreSQL 15 from Debian's packages (debootstrap), postgres user 999:999
 # Writes .local/images.env (the tarballs and references) for cluster/cluster.sh and the tests.
 #
@@ -36,11 +39,13 @@ declare -A ref=(
   [executor]="$registry/agents/executor:t-$tools_hash"
   [engine]="$registry/agents/engine:t-$tools_hash"
   [postgres]="agent-platform.local/postgres:15-$pg_hash"
+  [ecr-refresh]="agent-platform.local/ecr-refresh:$tools_hash"
 )
 declare -A tar=(
   [pause]="$out/pause-$tools_hash.tar" [tools]="$out/tools-$tools_hash.tar"
   [executor]="$out/executor-$tools_hash.tar" [engine]="$out/engine-$tools_hash.tar"
   [postgres]="$out/postgres-$pg_hash.tar"
+  [ecr-refresh]="$out/ecr-refresh-$tools_hash.tar"
 )
 
 if [ "$(id -u)" != 0 ]; then
@@ -50,7 +55,7 @@ if [ "$(id -u)" != 0 ]; then
 fi
 
 missing=()
-for i in pause tools executor engine postgres; do [ -s "${tar[$i]}" ] || missing+=("$i"); done
+for i in pause tools executor engine postgres ecr-refresh; do [ -s "${tar[$i]}" ] || missing+=("$i"); done
 if [ "$mode" = --check ]; then
   [ ${#missing[@]} -eq 0 ] || { log "missing: ${missing[*]}"; exit 1; }
 fi
@@ -68,13 +73,14 @@ build_tools() {
   chmod 1777 "$work/root/tmp"
   printf 'root:x:0:0:root:/:/bin/false\nnobody:x:65534:65534:nobody:/:/bin/false\n' > "$work/root/etc/passwd"
   (cd "$repo/images/tools" && CGO_ENABLED=0 GOFLAGS="-mod=mod -trimpath -buildvcs=false" GOTOOLCHAIN=local \
-    go build -ldflags "-s -w -buildid=" -o "$work/root/bin/" ./pause ./netcheck ./line-echo ./engine-standin)
+    go build -ldflags "-s -w -buildid=" -o "$work/root/bin/" ./pause ./netcheck ./line-echo ./engine-standin ./ecr-refresh ./fake-ecr)
   layer_tar "$work/root" "$work/layer.tar"
   "$imgtool" image --ref "${ref[pause]}" --out "${tar[pause]}" --layer "$work/layer.tar" --entrypoint '["/bin/pause"]' --user 65535:65535 >/dev/null
   "$imgtool" image --ref "${ref[tools]}" --out "${tar[tools]}" --layer "$work/layer.tar" --entrypoint '["/bin/netcheck"]' --user 1000:1000 >/dev/null
   "$imgtool" image --ref "${ref[executor]}" --out "${tar[executor]}" --layer "$work/layer.tar" --entrypoint '["/bin/line-echo"]' --user 1000:1000 >/dev/null
   "$imgtool" image --ref "${ref[engine]}" --out "${tar[engine]}" --layer "$work/layer.tar" --entrypoint '["/bin/engine-standin"]' \
     --cmd "[\"--executor-image=${ref[executor]}\"]" --user 1000:1000 >/dev/null
+  "$imgtool" image --ref "${ref[ecr-refresh]}" --out "${tar[ecr-refresh]}" --layer "$work/layer.tar" --entrypoint '["/bin/ecr-refresh"]' --user 65534:65534 >/dev/null
   rm -rf "$work"
 }
 
@@ -94,7 +100,8 @@ build_postgres() {
 timed() { local t0=$SECONDS; "$@"; log "$1: $((SECONDS - t0)) s"; }
 for i in "${missing[@]}"; do
   case "$i" in
-    pause | tools | executor | engine) [ -s "${tar[tools]}" ] && [ -s "${tar[executor]}" ] && [ -s "${tar[engine]}" ] && [ -s "${tar[pause]}" ] || timed build_tools ;;
+    pause | tools | executor | engine | ecr-refresh)
+      [ -s "${tar[tools]}" ] && [ -s "${tar[executor]}" ] && [ -s "${tar[engine]}" ] && [ -s "${tar[pause]}" ] && [ -s "${tar[ecr-refresh]}" ] || timed build_tools ;;
     postgres) timed build_postgres ;;
   esac
 done
@@ -102,14 +109,14 @@ done
 # Builds of the same images from other inputs go once unused for two days (another checkout
 # sharing this cache may still use a recent one).
 touch "${tar[@]}"
-for i in pause tools executor engine postgres; do
+for i in pause tools executor engine postgres ecr-refresh; do
   find "$out" -maxdepth 1 -name "$i-*.tar" -mtime +2 ! -path "${tar[$i]}" -delete
 done
 
 mkdir -p "$repo/.local"
 {
-  for i in pause tools executor engine postgres; do
-    u=$(echo "$i" | tr a-z A-Z)
+  for i in pause tools executor engine postgres ecr-refresh; do
+    u=$(echo "$i" | tr a-z- A-Z_)
     printf 'IMAGE_%s_REF=%s\nIMAGE_%s_TAR=%s\n' "$u" "${ref[$i]}" "$u" "${tar[$i]}"
   done
   printf 'IMAGE_REGISTRY=%s\nIMAGE_TAG=t-%s\n' "$registry" "$tools_hash"

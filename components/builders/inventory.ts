@@ -9,6 +9,7 @@ import { backupName } from "./postgresBackup";
 import type { ObjectRef } from "./ownership";
 import { postgresClaimName, postgresName } from "./postgres";
 import { executorAccountName } from "./rbac";
+import { refresherName } from "./pullSecretRefresh";
 import { pullSecretName } from "./registry";
 import { type SandboxManifest, sandboxManifests } from "./sandboxManifests";
 import { workloadFilesName, workloadName, type WorkloadSpec } from "./workload";
@@ -81,6 +82,7 @@ export function plannedObjects(c: ValidatedConfig): ObjectRef[] {
     rbac("Role", "roles"),
     rbac("RoleBinding", "rolebindings"),
     ...(c.registry.mode !== "none" ? [secret(pullSecretName(i), ns), ...(c.executors.separate ? [secret(pullSecretName(i), executorNs)] : [])] : []),
+    ...refresherObjects(c),
     secret(postgresName(i), ns),
     core("PersistentVolumeClaim", "persistentvolumeclaims", postgresClaimName(i), ns),
     { apiVersion: "apps/v1", kind: "Deployment", plural: "deployments", name: postgresName(i), namespace: ns },
@@ -89,6 +91,19 @@ export function plannedObjects(c: ValidatedConfig): ObjectRef[] {
     ...workloadObjects(commandCenter, ns),
     ...sandboxObjects(c),
     ...productionObjects(c, workloadName(engine), workloadName(commandCenter)),
+  ];
+}
+
+/** The ECR pull secret's in-cluster refresher (components/builders/pullSecretRefresh.ts). */
+function refresherObjects(c: ValidatedConfig): ObjectRef[] {
+  if (!c.pullSecretRefresh) return [];
+  const name = refresherName(c.instanceName);
+  const namespaces = [c.namespace, ...(c.executors.separate ? [c.executors.namespace] : [])];
+  const rbac = (kind: string, plural: string, namespace: string): ObjectRef => ({ apiVersion: "rbac.authorization.k8s.io/v1", kind, plural, name, namespace });
+  return [
+    core("ServiceAccount", "serviceaccounts", name, c.namespace),
+    ...namespaces.flatMap((ns) => [rbac("Role", "roles", ns), rbac("RoleBinding", "rolebindings", ns)]),
+    { apiVersion: "batch/v1", kind: "CronJob", plural: "cronjobs", name, namespace: c.namespace },
   ];
 }
 

@@ -23,6 +23,8 @@ const repo = path.resolve(__dirname, "../..");
 const PEM = crypto.generateKeyPairSync("ec", { namedCurve: "prime256v1" }).publicKey.export({ type: "spki", format: "pem" }).toString();
 const PRIVATE_PEM = crypto.generateKeyPairSync("ec", { namedCurve: "prime256v1" }).privateKey.export({ type: "pkcs8", format: "pem" }).toString();
 
+/** ecr mode needs the in-cluster refresher's credentials (pullSecretRefresh); the unit tests of that key are in pullSecretRefresh.test.ts. */
+const ECR_REFRESH = JSON.stringify({ serviceAccountRoleArn: "arn:aws:iam::123456789012:role/ecr-pull-refresh" });
 const base: Partial<Record<PlainKey, string>> = { imageTag: "1.2.3", publicUrl: "https://agents.example.com", licensePublicKey: PEM };
 
 function raw(values: Partial<Record<PlainKey, string>>, secretsSet: Partial<Record<SecretKey, boolean>> = {}): RawConfig {
@@ -87,7 +89,7 @@ describe("validateConfig: a valid config", () => {
   });
 
   it("derives the ECR server from registryId and registryRegion", () => {
-    const c = validateConfig(raw({ registryMode: "ecr", registryRegion: "eu-west-1", registryId: "123456789012" }));
+    const c = validateConfig(raw({ registryMode: "ecr", registryRegion: "eu-west-1", registryId: "123456789012", pullSecretRefresh: ECR_REFRESH }));
     expect(c.registry).toEqual({
       mode: "ecr",
       region: "eu-west-1",
@@ -99,7 +101,7 @@ describe("validateConfig: a valid config", () => {
   });
 
   it("takes the registry id from an ECR server with a path", () => {
-    const c = validateConfig(raw({ registryMode: "ecr", registryRegion: "us-east-1", registryServer: "210987654321.dkr.ecr.us-east-1.amazonaws.com/ai" }));
+    const c = validateConfig(raw({ registryMode: "ecr", registryRegion: "us-east-1", registryServer: "210987654321.dkr.ecr.us-east-1.amazonaws.com/ai", pullSecretRefresh: ECR_REFRESH }));
     expect(c.registry).toMatchObject({ mode: "ecr", registryId: "210987654321", host: "210987654321.dkr.ecr.us-east-1.amazonaws.com" });
     expect(c.images.commandCenter).toBe("210987654321.dkr.ecr.us-east-1.amazonaws.com/ai/command-center:1.2.3");
   });
@@ -177,7 +179,7 @@ describe("validateConfig: the sandbox, decided once", () => {
   it("executor images: sandboxImageRegistry, else registryServer; the pull secret only when the registry has one", () => {
     expect(validateConfig(raw({ registryServer: "localhost:5000/2501" })).sandbox.imageRegistry).toBe("localhost:5000/2501");
     expect(validateConfig(raw({ registryServer: "localhost:5000/2501", sandboxImageRegistry: "r.example.com/tools" })).sandbox.imageRegistry).toBe("r.example.com/tools");
-    const ecr = validateConfig(raw({ registryMode: "ecr", registryRegion: "eu-west-1", registryId: "123456789012" }));
+    const ecr = validateConfig(raw({ registryMode: "ecr", registryRegion: "eu-west-1", registryId: "123456789012", pullSecretRefresh: ECR_REFRESH }));
     expect(ecr.sandbox.imageRegistry).toBe("123456789012.dkr.ecr.eu-west-1.amazonaws.com");
     expect(ecr.sandbox.pullSecretName).toBe("ai-2501-registry");
   });
@@ -395,7 +397,8 @@ describe("the stack files validate as they stand", () => {
     const stack = parse(stacks[1].text) as { config: Record<string, unknown> };
     const values: Partial<Record<PlainKey, string>> = {};
     for (const [k, v] of Object.entries(stack.config)) {
-      if (k.startsWith("agent-platform:")) values[k.slice("agent-platform:".length) as PlainKey] = String(v);
+      // Object keys as Pulumi hands them to the program: JSON.
+      if (k.startsWith("agent-platform:")) values[k.slice("agent-platform:".length) as PlainKey] = typeof v === "object" ? JSON.stringify(v) : String(v);
     }
     for (const secret of ["elasticsearchPassword", "awsSecretAccessKey"]) {
       expect(stacks[1].text).toContain(`pulumi config set --secret ${secret}`);

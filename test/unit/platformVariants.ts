@@ -89,6 +89,7 @@ export function platformVariantTests(): void {
   let ecrPlatform: InstanceType<Platform["AgentPlatform"]>;
   let staticPlatform: InstanceType<Platform["AgentPlatform"]>;
   let staticConfig: PlatformConfig;
+  let ecrConfig: PlatformConfig;
   let sharedConfig: PlatformConfig;
   let defaultsConfig: PlatformConfig;
 
@@ -98,10 +99,7 @@ export function platformVariantTests(): void {
     ({ plannedObjects } = await import("../../components/builders/inventory"));
     const k8sProvider = new k8s.Provider("k8s-variants", {});
     const awsProvider = new AwsProvider("ecr", { region: "eu-west-1" });
-    ecrPlatform = new AgentPlatform(
-      "ecr",
-      {
-        config: platformConfig(
+    ecrConfig = platformConfig(
           {
             instanceName: "agents",
             namespace: "agents",
@@ -114,17 +112,15 @@ export function platformVariantTests(): void {
             elasticsearchUsername: "engine",
             awsRegion: "eu-west-1",
             awsAccessKeyId: "AKIAIOSFODNN7EXAMPLE",
+            pullSecretRefresh: JSON.stringify({ awsCredentialsSecret: "ecr-refresh-aws", schedule: "15 */4 * * *" }),
           },
           {
             elasticsearchPassword: pulumi.secret("es-password"),
             awsSecretAccessKey: pulumi.secret("aws-secret"),
             overrides: {},
           },
-        ),
-        awsProvider,
-      },
-      { providers: [k8sProvider] },
-    );
+        );
+    ecrPlatform = new AgentPlatform("ecr", { config: ecrConfig, awsProvider }, { providers: [k8sProvider] });
     staticConfig = platformConfig(
       { instanceName: "st", namespace: "st", registryMode: "static", registryServer: "harbor.example.com/ai", registryUsername: "robot" },
       { registryPassword: pulumi.secret("harbor-token"), overrides: {} },
@@ -189,6 +185,40 @@ export function platformVariantTests(): void {
       }
       expect((podSpec(byName("ecr-engine-deployment")).containers as Obj[])[0].image).toBe(`${GOOD_ACCOUNT}.dkr.ecr.eu-west-1.amazonaws.com/engine:1.0.0`);
       expect(byName("ecr-executor-access-service-account").inputs.imagePullSecrets).toEqual([{ name: "agents-registry" }]);
+    });
+  });
+
+  describe("ECR mode: the in-cluster refresher of the pull secret", () => {
+    const rolesOf = () => registered.filter((r) => r.type === "kubernetes:rbac.authorization.k8s.io/v1:Role" && r.name.startsWith("ecr-registry-refresh-"));
+    it("a Role in each namespace holding a copy, allowing get and patch of exactly that copy", () => {
+      expect(rolesOf().map((r) => (r.inputs.metadata as Obj).namespace).sort()).toEqual(["agents", "agents-sandbox"]);
+      for (const r of rolesOf()) {
+        expect(r.inputs.rules).toEqual([{ apiGroups: [""], resources: ["secrets"], resourceNames: ["agents-registry"], verbs: ["get", "patch"] }]);
+        expect(r.parent.endsWith("::ecr-registry-refresh"), r.name).toBe(true);
+      }
+      const bindings = registered.filter((r) => r.type === "kubernetes:rbac.authorization.k8s.io/v1:RoleBinding" && r.name.startsWith("ecr-registry-refresh-"));
+      expect(bindings.map((b) => b.inputs.subjects)).toEqual([
+        [{ kind: "ServiceAccount", name: "agents-ecr-refresh", namespace: "agents" }],
+        [{ kind: "ServiceAccount", name: "agents-ecr-refresh", namespace: "agents" }],
+      ]);
+    });
+
+    it("a CronJob on the configured schedule patching both copies, with the AWS keys from the named Secret", () => {
+      const cron = byName("ecr-registry-refresh-cron-job");
+      expect((cron.inputs.spec as Obj).schedule).toBe("15 */4 * * *");
+      const pod = ((((cron.inputs.spec as Obj).jobTemplate as Obj).spec as Obj).template as Obj).spec as Obj;
+      const container = (pod.containers as Obj[])[0];
+      const e = Object.fromEntries((container.env as Obj[]).map((x) => [x.name, x.value ?? x.valueFrom]));
+      expect(e.TARGETS).toBe("agents/agents-registry,agents-sandbox/agents-registry");
+      expect(e.REGISTRY_HOST).toBe(`${GOOD_ACCOUNT}.dkr.ecr.eu-west-1.amazonaws.com`);
+      expect(e.AWS_SECRET_ACCESS_KEY).toEqual({ secretKeyRef: { name: "ecr-refresh-aws", key: "AWS_SECRET_ACCESS_KEY" } });
+      expect(container.image).toBe(`${GOOD_ACCOUNT}.dkr.ecr.eu-west-1.amazonaws.com/ecr-refresh:1.0.0`);
+      expect(pod.serviceAccountName).toBe("agents-ecr-refresh");
+      expect(pod.automountServiceAccountToken).toBe(true);
+    });
+
+    it("no refresher outside ecr mode", () => {
+      expect(registered.filter((r) => r.type === "agent-platform:index:PullSecretRefresher").map((r) => r.name)).toEqual(["ecr-registry-refresh"]);
     });
   });
 
@@ -314,6 +344,7 @@ export function platformVariantTests(): void {
       ["static", () => staticConfig],
       ["shared", () => sharedConfig],
       ["defaults", () => defaultsConfig],
+      ["ecr", () => ecrConfig],
     ] as const)("%s", (platform, config) => {
       expect(objectsOf(platform)).toEqual(planned(config()));
     });
