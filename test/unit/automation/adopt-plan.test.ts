@@ -284,3 +284,33 @@ describe("adopt: the cluster must match the tree", () => {
     ]);
   });
 });
+
+describe("adopt on the command line", () => {
+  it("needs --from; --from and --dry-run are adopt's alone", async () => {
+    const { parseArgs } = await import("../../../automation/args");
+    expect(() => parseArgs(["adopt", "--stack", "prod"])).toThrow("adopt needs --from DIR, the installer's manifest tree, e.g. --from /etc/2501/kubernetes");
+    expect(parseArgs(["adopt", "--stack", "prod", "--from", "/etc/2501/kubernetes", "--dry-run"])).toMatchObject({ command: "adopt", from: "/etc/2501/kubernetes", dryRun: true });
+    expect(() => parseArgs(["up", "--stack", "prod", "--dry-run"])).toThrow("--dry-run does not apply to up; it is for: adopt");
+  });
+
+  it("the summary shows secret config as [secret] and every object with its file", async () => {
+    const { adoptSummaryLines } = await import("../../../automation/adopt");
+    const text = adoptSummaryLines({
+      from: "/etc/2501/kubernetes",
+      dryRun: true,
+      namespace: "ai-2501",
+      instanceName: "ai-2501",
+      config: [
+        { key: "agent-platform:postgresPassword", secret: true, from: "secret/postgres.yml: POSTGRES_PASSWORD" },
+        { key: "agent-platform:imageTag", secret: false, value: "0.7.3", from: "deployment/engine.yml: image" },
+      ],
+      imported: [{ object: "PersistentVolumeClaim ai-2501/postgres-data", file: "pvc/postgres.yml", as: "kubernetes:core/v1:PersistentVolumeClaim::platform-postgres-data", why: "the data" }],
+      deleted: [{ object: "Deployment ai-2501/postgres", file: "deployment/postgres.yml", replacedBy: "Deployment ai-2501-postgres", state: "would delete" }],
+      next: "npm run platform -- up --stack prod",
+    }).join("\n");
+    expect(text).toContain("agent-platform:postgresPassword = [secret]  (secret/postgres.yml: POSTGRES_PASSWORD)");
+    expect(text).toContain('agent-platform:imageTag = "0.7.3"  (deployment/engine.yml: image)');
+    expect(text).toContain("PersistentVolumeClaim ai-2501/postgres-data (pvc/postgres.yml) as kubernetes:core/v1:PersistentVolumeClaim::platform-postgres-data");
+    expect(text).toContain("Deployment ai-2501/postgres (deployment/postgres.yml) would delete: Deployment ai-2501-postgres");
+  });
+});
