@@ -7,7 +7,8 @@
  *     changes nothing;
  *  2. save the stack config (the five generated values as secrets);
  *  3. claim the namespace and the postgres claim (owner annotation; the installer's kubectl field
- *     ownership cleared so the stack's server-side apply owns what it sets);
+ *     ownership cleared so the stack's server-side apply owns what it sets; kubectl's
+ *     last-applied annotation, the record of what the installer applied, is left as it is);
  *  4. delete the installer's other objects listed in the tree, Deployments first, and wait until
  *     their pods are gone (two postgres must never run on one volume);
  *  5. a targeted `up` that creates only the providers and the parent components, then
@@ -219,7 +220,7 @@ export async function adopt(ctx: RunContext, { stack }: OpenedStack): Promise<Co
   // 3. Claim what the stack takes over.
   for (const i of plan.imports) {
     await client.objects.patch(
-      { ...header(i.object), metadata: { ...header(i.object).metadata, annotations: { [OWNER_ANNOTATION]: owner, "kubectl.kubernetes.io/last-applied-configuration": null } } } as never,
+      { ...header(i.object), metadata: { ...header(i.object).metadata, annotations: { [OWNER_ANNOTATION]: owner } } } as never,
       undefined, undefined, "agent-platform-adopt", undefined, "application/merge-patch+json",
     );
     // [{}] strips every field manager: the stack's server-side apply then owns what it sets,
