@@ -672,3 +672,38 @@ export function ownerForStack(stack: string, project: string): string {
 export function describeObject(o: Pick<TreeObject, "kind" | "namespace" | "name">): string {
   return `${o.kind} ${o.namespace ? `${o.namespace}/` : ""}${o.name}`;
 }
+
+/**
+ * The object as the installer applied it (its manifest from the tree, without status): what an
+ * imported resource's inputs are set to. The provider's import records every input field the live
+ * object has (the claim's spec.volumeName and spec.storageClassName too, which the API server
+ * filled in); the next `up` would read their absence from the program as a change to fields that
+ * force a replacement. With the manifest as the old inputs, `up` sees only what the program
+ * really changes (labels, annotations).
+ */
+export function installerInputs(o: TreeObject): Record<string, unknown> {
+  const { status: _status, ...rest } = o.body;
+  const metadata = isRecord(rest.metadata) ? rest.metadata : {};
+  const kept: Record<string, unknown> = { name: o.name };
+  if (o.kind !== "Namespace" && o.namespace !== undefined) kept.namespace = o.namespace;
+  if (isRecord(metadata.labels)) kept.labels = metadata.labels;
+  if (isRecord(metadata.annotations)) kept.annotations = metadata.annotations;
+  return { ...rest, metadata: kept };
+}
+
+/**
+ * A copy of an exported state with the inputs of the given resources replaced (both the engine's
+ * `inputs` and the Kubernetes provider's copy in `outputs.__inputs`). Returns the URNs changed.
+ */
+export function withInputs(raw: unknown, inputsByUrn: ReadonlyMap<string, Record<string, unknown>>): { state: unknown; changed: string[] } {
+  const state = structuredClone(raw) as { deployment?: { resources?: { urn?: unknown; inputs?: unknown; outputs?: unknown }[] } };
+  const changed: string[] = [];
+  for (const r of state.deployment?.resources ?? []) {
+    const inputs = typeof r.urn === "string" ? inputsByUrn.get(r.urn) : undefined;
+    if (inputs === undefined) continue;
+    r.inputs = structuredClone(inputs);
+    if (isRecord(r.outputs)) r.outputs.__inputs = structuredClone(inputs);
+    changed.push(r.urn as string);
+  }
+  return { state, changed };
+}

@@ -12,7 +12,8 @@
  *  4. delete the installer's other objects listed in the tree, Deployments first, and wait until
  *     their pods are gone (two postgres must never run on one volume);
  *  5. a targeted `up` that creates only the providers and the parent components, then
- *     `pulumi import` of the namespace and the claim under the program's resources.
+ *     `pulumi import` of the namespace and the claim under the program's resources, their
+ *     recorded inputs set to the installer's manifests (adopt-plan.ts, installerInputs).
  *
  * The next `up` creates the rest under the stack's own names.
  */
@@ -26,6 +27,7 @@ import {
   AdoptError,
   clusterProblems,
   describeObject,
+  installerInputs,
   ownerForStack,
   parseTree,
   planAdoption,
@@ -33,12 +35,14 @@ import {
   type LiveState,
   type TreeFile,
   type TreeObject,
+  withInputs,
 } from "./adopt-plan";
 import type { CommandResult } from "./commands";
 import type { RunContext } from "./context";
 import { PlatformError } from "./errors";
 import { withStackRetry } from "./lock";
 import { exportState, type OpenedStack } from "./stack";
+import { parseState } from "./state";
 
 /** What adopt did or, with --dry-run, would do: in the JSON document as `adopt`. */
 export interface AdoptReport {
@@ -273,6 +277,17 @@ export async function adopt(ctx: RunContext, { stack }: OpenedStack): Promise<Co
       onOutput: ctx.progress,
     }),
   );
+  // The imported resources' inputs: the installer's manifests (installerInputs explains why).
+  const raw = await stack.exportStack();
+  const imported = new Map<string, Record<string, unknown>>();
+  const after = parseState(raw);
+  for (const i of plan.imports) {
+    const u = after.deployment?.resources?.find((r) => r.type === i.type && r.urn.endsWith(`::${i.logicalName}`))?.urn;
+    if (u === undefined) throw new PlatformError(`the import left no ${i.type} ${i.logicalName} in the state. Run adopt again after checking the output above`);
+    imported.set(u, installerInputs(i.object));
+  }
+  const { state: edited } = withInputs(raw, imported);
+  await stack.importStack(edited as typeof raw);
   notes.push(`adopted: now run \`${report.next}\` to create the stack's objects (the engine and command center are down until then)`);
   return { outcome: { kind: "ok" }, adopt: report, notes };
 }

@@ -314,3 +314,36 @@ describe("adopt on the command line", () => {
     expect(text).toContain("Deployment ai-2501/postgres (deployment/postgres.yml) would delete: Deployment ai-2501-postgres");
   });
 });
+
+describe("adopt: the imported resources' inputs", () => {
+  it("are the installer's manifests: the claim's inputs hold no field the API server filled in", async () => {
+    const { installerInputs, withInputs } = await import("../../../automation/adopt-plan");
+    const tree = parseTree(fixture());
+    const pvc = installerInputs(tree.pvc);
+    expect(pvc).toEqual({
+      apiVersion: "v1",
+      kind: "PersistentVolumeClaim",
+      metadata: { name: "postgres-data", namespace: "ai-2501", labels: { "app.kubernetes.io/name": "postgres", "app.kubernetes.io/instance": "ai-2501", "app.kubernetes.io/part-of": "ai-2501" } },
+      spec: { accessModes: ["ReadWriteOnce"], resources: { requests: { storage: "10Gi" } } },
+    });
+    expect(installerInputs(tree.namespace).metadata).toEqual({ name: "ai-2501", labels: { "app.kubernetes.io/part-of": "ai-2501" } });
+    const urn = "urn:pulumi:prod::agent-platform::agent-platform:index:AgentPlatform$agent-platform:index:Postgres$kubernetes:core/v1:PersistentVolumeClaim::platform-postgres-data";
+    const raw = {
+      version: 3,
+      deployment: {
+        resources: [
+          { urn, type: "kubernetes:core/v1:PersistentVolumeClaim", inputs: { spec: { volumeName: "pvc-1" } }, outputs: { spec: { volumeName: "pvc-1" }, __inputs: { spec: { volumeName: "pvc-1" } } } },
+          { urn: "urn:other", type: "x", inputs: { a: 1 } },
+        ],
+      },
+    };
+    const { state, changed } = withInputs(raw, new Map([[urn, pvc]]));
+    expect(changed).toEqual([urn]);
+    const r = (state as typeof raw).deployment.resources;
+    expect(r[0].inputs).toEqual(pvc);
+    expect(r[0].outputs?.__inputs).toEqual(pvc);
+    expect(r[0].outputs?.spec).toEqual({ volumeName: "pvc-1" }); // the live object stays as read
+    expect(r[1].inputs).toEqual({ a: 1 });
+    expect(raw.deployment.resources[0].inputs).toEqual({ spec: { volumeName: "pvc-1" } }); // a copy
+  });
+});
