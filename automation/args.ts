@@ -31,6 +31,10 @@ export interface CliOptions {
   /** First backoff delay in milliseconds; doubles per attempt, capped by MAX_RETRY_DELAY_MS. */
   retryDelayMs: number;
   out?: string;
+  // adopt (automation/adopt.ts)
+  /** The installer's manifest tree. */
+  from?: string;
+  dryRun?: boolean;
 }
 
 export class UsageError extends Error {
@@ -100,6 +104,9 @@ const FLAGS = {
     help: `first retry delay, doubled per attempt up to ${MAX_RETRY_DELAY_MS / 1000}s (e.g. 500ms, 5s, 1m; default ${DEFAULT_RETRY_DELAY_MS / 1000}s)`,
   },
   out: { kind: "string", scope: "command", valueName: "DIR", help: "directory the rendered manifests are written to (required for render)" },
+  // adopt (automation/adopt.ts)
+  from: { kind: "string", scope: "command", valueName: "DIR", help: "the engine installer's manifest tree, <configDir>/kubernetes (required for adopt)" },
+  "dry-run": { kind: "boolean", scope: "command", help: "print what adopt would do (config keys, imports, deletions) and change nothing" },
   help: { kind: "boolean", scope: "all", help: "show this help" },
 } as const satisfies Record<string, FlagSpec>;
 
@@ -336,6 +343,9 @@ export function parseArgs(argv: readonly string[], env: Env = {}): CliOptions {
     config,
     target: targets,
     out,
+    // adopt
+    from: strings.get("from"),
+    dryRun: booleans.has("dry-run") || undefined,
   };
   const broken = commandSpec(command).check?.(checked);
   if (broken !== undefined) throw new UsageError(broken);

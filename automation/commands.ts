@@ -18,6 +18,7 @@ import {
   type ExcludedChange,
   type ResourceChange,
 } from "./changes";
+import { adopt, type AdoptReport } from "./adopt";
 import { PlatformError } from "./errors";
 import type { Outcome } from "./exit-codes";
 import { maskOutputs, type StackOutput } from "./mask";
@@ -39,6 +40,8 @@ export interface CommandResult {
   /** destroy: resources left in the stack (protected and what they depend on). */
   kept?: string[];
   render?: { out: string; files: string[]; omittedSecrets: { namespace: string; name: string; type: string; keys: string[] }[] };
+  /** adopt: what was (or, with --dry-run, would be) set, imported and deleted. */
+  adopt?: AdoptReport;
   notes: string[];
 }
 
@@ -309,6 +312,11 @@ function renderRules(o: CheckedOptions): string | undefined {
   return undefined;
 }
 
+function adoptRules(o: CheckedOptions): string | undefined {
+  if (o.from === undefined || o.from === "") return `adopt needs --from DIR, the installer's manifest tree, e.g. --from /etc/2501/kubernetes`;
+  return undefined;
+}
+
 /** Every command, in the order help and error messages list them. */
 export const COMMANDS = {
   preview: {
@@ -378,6 +386,17 @@ export const COMMANDS = {
     check: renderRules,
     summary: "done",
     run: render,
+  },
+  adopt: {
+    help: "take over a deployment made by the engine's installer (--from its manifest tree); --dry-run shows what would happen",
+    // Runs the program (its first, targeted run) and takes --config/--secret-config, which it
+    // validates with the tree's values and saves itself, after its checks (never on --dry-run).
+    updateLike: true,
+    options: ["from", "dry-run"],
+    writesConfig: false,
+    check: adoptRules,
+    summary: "done",
+    run: adopt,
   },
 } as const satisfies Record<string, CommandSpec>;
 

@@ -4,6 +4,7 @@
  */
 import type { CliOptions } from "./args";
 import { describeOp, type DriftReport, type Phase, type ResourceChange } from "./changes";
+import { adoptSummaryLines } from "./adopt";
 import { commandSpec, type CommandResult, type SummaryStyle } from "./commands";
 import { ExitCode, exitCodeFor } from "./exit-codes";
 
@@ -24,6 +25,7 @@ export interface JsonDocument {
   outputs?: CommandResult["outputs"];
   kept?: string[];
   render?: CommandResult["render"];
+  adopt?: CommandResult["adopt"];
   notes: string[];
   error?: { message: string };
 }
@@ -52,6 +54,7 @@ export function jsonDocument(
   if (result?.outputs) doc.outputs = result.outputs;
   if (result?.kept) doc.kept = result.kept;
   if (result?.render) doc.render = result.render;
+  if (result?.adopt) doc.adopt = result.adopt;
   if (error !== undefined) doc.error = { message: error };
   return doc;
 }
@@ -130,6 +133,7 @@ export function humanSummary(opts: Pick<CliOptions, "command" | "stack">, result
     lines.push(`rendered ${result.render.files.length} file(s) to ${result.render.out}`);
     for (const s of result.render.omittedSecrets) lines.push(`  left out Secret ${s.namespace}/${s.name} (${s.type})`);
   }
+  if (result.adopt) lines.push(...adoptSummaryLines(result.adopt));
   for (const n of result.notes) lines.push(`note: ${n}`);
   lines.push(`exit ${exitCodeFor(result.outcome)} (${result.outcome.kind})`);
   return lines.join("\n") + "\n";

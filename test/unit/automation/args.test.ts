@@ -162,7 +162,7 @@ describe("parseDuration", () => {
 });
 
 describe("help and parsing agree", () => {
-  const all = ["preview", "up", "refresh", "destroy", "outputs", "drift", "refresh-pull-secret", "render"] as const;
+  const all = ["preview", "up", "refresh", "destroy", "outputs", "drift", "refresh-pull-secret", "render", "adopt"] as const;
   const valueOf: Record<string, string> = {
     stack: "dev",
     config: "a=1",
@@ -172,15 +172,17 @@ describe("help and parsing agree", () => {
     retries: "1",
     "retry-delay": "1s",
     out: "o",
+    from: "t",
   };
-  const options = Object.keys(valueOf).concat(["create", "json", "yes", "refresh", "no-refresh", "repair", "remove-protected"]);
+  const options = Object.keys(valueOf).concat(["create", "json", "yes", "refresh", "no-refresh", "repair", "remove-protected", "dry-run"]);
 
   it.each(all)("%s: the help lists exactly the options parseArgs accepts", (command) => {
     const help = helpText(command);
     for (const name of options) {
-      const argv = [command, "--stack", "dev", "--yes", "--out", "o"].filter((a, i, xs) => {
+      const argv = [command, "--stack", "dev", "--yes", "--out", "o", "--from", "t"].filter((a, i, xs) => {
         // Leave out the options that do not apply, so only the one under test can be refused.
         if (command !== "render" && (a === "--out" || xs[i - 1] === "--out")) return false;
+        if (command !== "adopt" && (a === "--from" || xs[i - 1] === "--from")) return false;
         return true;
       });
       if (!argv.includes(`--${name}`)) argv.push(`--${name}`, ...(valueOf[name] !== undefined ? [valueOf[name]] : []));
