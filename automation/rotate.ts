@@ -181,9 +181,12 @@ export function handSetMessage(name: GeneratedSecretName, stack: string): string
   );
 }
 
-/** A new keeper: the time of the rotation, made unique against the current one. */
+/**
+ * A new keeper: the time of the rotation, made unique against the current one. Prefixed, so the
+ * stack file's YAML holds it as a plain string (a bare timestamp could be read back as a date).
+ */
 export function newKeeper(now: Date, current: string): string {
-  const k = now.toISOString();
+  const k = `rotated-${now.toISOString()}`;
   return k === current ? `${k}-2` : k;
 }
 

@@ -170,8 +170,8 @@ describe("where a run starts", () => {
 
   it("makes a new keeper from the time, never the current one", () => {
     const now = new Date("2026-12-02T19:40:12.345Z");
-    expect(newKeeper(now, "")).toBe("2026-12-02T19:40:12.345Z");
-    expect(newKeeper(now, "2026-12-02T19:40:12.345Z")).not.toBe("2026-12-02T19:40:12.345Z");
+    expect(newKeeper(now, "")).toBe("rotated-2026-12-02T19:40:12.345Z");
+    expect(newKeeper(now, "rotated-2026-12-02T19:40:12.345Z")).not.toBe("rotated-2026-12-02T19:40:12.345Z");
   });
 
   it("reports the Deployments an up changed as rolled", () => {
