@@ -11,7 +11,7 @@
 // postgresPassword` changes the password inside the database; a real connection over TCP
 // accepts the new password and rejects the old one, and rows written before are still there.
 import { execFile } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from "node:fs";
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { promisify } from "node:util";
@@ -88,11 +88,16 @@ describe("rotate-secret on the simulated nodes", () => {
   beforeAll(async () => {
     await run("git", ["-C", repoRoot, "worktree", "add", "--detach", worktree, BEFORE_IN_PLACE_ROTATION]);
     symlinkSync(path.join(repoRoot, "node_modules"), path.join(worktree, "node_modules"));
+    // The previous version deploys from its own checkout, with this stack file.
     devStackFile(stack, { namespace: ns });
+    copyFileSync(stackFile, path.join(worktree, `Pulumi.${stack}.yaml`));
+    rmSync(stackFile);
   }, 120_000);
 
   afterAll(async () => {
     try {
+      const previousFile = path.join(worktree, `Pulumi.${stack}.yaml`);
+      if (!existsSync(stackFile) && existsSync(previousFile)) copyFileSync(previousFile, stackFile);
       await cli(["destroy", "--yes", "--remove-protected"]).catch(() => undefined);
     } finally {
       await kubectl(["delete", "namespace", ns, `${ns}-sandbox`, "--wait=false", "--ignore-not-found"]);
@@ -111,7 +116,7 @@ describe("rotate-secret on the simulated nodes", () => {
     const old = await run(
       path.join(repoRoot, "node_modules/.bin/tsx"),
       [path.join(worktree, "automation/cli.ts"), "up", "--stack", stack, "--create", "--yes", "--json", "--retries", "0"],
-      { cwd: repoRoot, env: { ...process.env, ...backend.env }, maxBuffer: 64 * 1024 * 1024 },
+      { cwd: worktree, env: { ...process.env, ...backend.env }, maxBuffer: 64 * 1024 * 1024 },
     ).catch((e: { stdout?: string; stderr?: string }) => {
       throw new Error(`the previous version's up failed: ${String(e.stderr ?? "").slice(-3000)}`);
     });
@@ -119,6 +124,8 @@ describe("rotate-secret on the simulated nodes", () => {
     before = await generatedSecrets(stack, backend.env);
     checksumsBefore = await templateChecksums(ns);
     expect(Object.keys(checksumsBefore).sort()).toEqual([...DEPLOYMENTS].sort());
+    // This version takes over the stack file (with the encryption salt the previous one wrote).
+    copyFileSync(path.join(worktree, `Pulumi.${stack}.yaml`), stackFile);
 
     const up = await cli(["up", "--yes"]);
     expect(up.code, up.log.slice(-4000)).toBe(0);
