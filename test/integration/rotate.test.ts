@@ -121,11 +121,11 @@ describe("rotate-secret on the simulated nodes", () => {
       throw new Error(`the previous version's up failed: ${String(e.stderr ?? "").slice(-3000)}`);
     });
     expect((JSON.parse(old.stdout) as { status: string }).status).toBe("ok");
+    // This version takes over the stack file (with the encryption salt the previous one wrote).
+    copyFileSync(path.join(worktree, `Pulumi.${stack}.yaml`), stackFile);
     before = await generatedSecrets(stack, backend.env);
     checksumsBefore = await templateChecksums(ns);
     expect(Object.keys(checksumsBefore).sort()).toEqual([...DEPLOYMENTS].sort());
-    // This version takes over the stack file (with the encryption salt the previous one wrote).
-    copyFileSync(path.join(worktree, `Pulumi.${stack}.yaml`), stackFile);
 
     const up = await cli(["up", "--yes"]);
     expect(up.code, up.log.slice(-4000)).toBe(0);
