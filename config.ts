@@ -723,8 +723,9 @@ export const CONFIG_KEYS = {
   secretRotation: plain({
     kind: "object",
     default: {},
-    description: "Rotation keepers of the generated secrets: changing one (after `pulumi state unprotect`) regenerates that secret.",
-    example: "pulumi config set --path secretRotation.engineApiKey 2025-06",
+    description:
+      "Rotation keepers of the generated secrets, set by `npm run platform -- rotate-secret <name>`: a new non-empty value regenerates that secret in place (it stays protected); removing one changes nothing.",
+    example: "npm run platform -- rotate-secret engineApiKey --stack prod",
     schema: jsonObject(
       z.partialRecord(z.enum(GENERATED_SECRET_NAMES as [GeneratedSecretName, ...GeneratedSecretName[]]), z.string().min(1, "values must be non-empty strings"), {
         error: `must be an object whose keys are among ${GENERATED_SECRET_NAMES.join(", ")} and whose values are rotation strings`,

@@ -35,6 +35,10 @@ export interface CliOptions {
   /** The installer's manifest tree. */
   from?: string;
   dryRun?: boolean;
+  // rotate-secret
+  /** The command's argument (a positional after the command name), for commands that take one. */
+  argument?: string;
+  abandonEncryptedData: boolean;
 }
 
 export class UsageError extends Error {
@@ -107,6 +111,14 @@ const FLAGS = {
   // adopt (automation/adopt.ts)
   from: { kind: "string", scope: "command", valueName: "DIR", help: "the engine installer's manifest tree, <configDir>/kubernetes (required for adopt)" },
   "dry-run": { kind: "boolean", scope: "command", help: "print what adopt would do (config keys, imports, deletions) and change nothing" },
+  // rotate-secret
+  "abandon-encrypted-data": {
+    kind: "boolean",
+    scope: "command",
+    help:
+      "required to rotate credentialEncryptionKey or logEncryptionKey: stored data encrypted with the old key (the engine's " +
+      "stored credentials, its logs) becomes unreadable for good; nothing re-encrypts it with the new key",
+  },
   help: { kind: "boolean", scope: "all", help: "show this help" },
 } as const satisfies Record<string, FlagSpec>;
 
@@ -273,8 +285,12 @@ export function parseArgs(argv: readonly string[], env: Env = {}): CliOptions {
     throw new UsageError(`unknown command "${commandName}"${hint ? `; did you mean ${hint}?` : ""}; commands: ${COMMAND_NAMES.join(", ")}`);
   }
   const command = commandName;
-  if (positionals.length > 1) {
-    throw new UsageError(`unexpected argument "${positionals[1]}"; ${command} takes only options`);
+  const argumentSpec = commandSpec(command).argument;
+  if (positionals.length > (argumentSpec ? 2 : 1)) {
+    const extra = positionals[argumentSpec ? 2 : 1];
+    throw new UsageError(
+      argumentSpec ? `unexpected argument "${extra}"; ${command} takes one ${argumentSpec.name}` : `unexpected argument "${extra}"; ${command} takes only options`,
+    );
   }
 
   // Per-command applicability.
@@ -346,6 +362,8 @@ export function parseArgs(argv: readonly string[], env: Env = {}): CliOptions {
     // adopt
     from: strings.get("from"),
     dryRun: booleans.has("dry-run") || undefined,
+    argument: positionals[1],
+    abandonEncryptedData: booleans.has("abandon-encrypted-data"),
   };
   const broken = commandSpec(command).check?.(checked);
   if (broken !== undefined) throw new UsageError(broken);
@@ -364,7 +382,8 @@ export function helpText(command?: Command): string {
   lines.push("commands:");
   for (const c of COMMAND_NAMES) {
     if (command && c !== command) continue;
-    lines.push(`  ${c.padEnd(20)} ${commandSpec(c).help}`);
+    const arg = commandSpec(c).argument;
+    lines.push(`  ${(arg ? `${c} ${arg.name}` : c).padEnd(20)} ${commandSpec(c).help}`);
   }
   lines.push("", "options:");
   for (const name of Object.keys(FLAGS) as FlagName[]) {

@@ -24,6 +24,7 @@ import type { Outcome } from "./exit-codes";
 import { maskOutputs, type StackOutput } from "./mask";
 import { withStackRetry } from "./lock";
 import { render } from "./render";
+import { rotateRules, rotateSecret, type RotationReport } from "./rotate";
 import { exportState, type OpenedStack } from "./stack";
 import { markFieldsStale, pendingOperations, protectedUrns, pullSecretUrns, resourceUrns, withoutProtection } from "./state";
 
@@ -42,6 +43,8 @@ export interface CommandResult {
   render?: { out: string; files: string[]; omittedSecrets: { namespace: string; name: string; type: string; keys: string[] }[] };
   /** adopt: what was (or, with --dry-run, would be) set, imported and deleted. */
   adopt?: AdoptReport;
+  /** rotate-secret: what was rotated and what rolled. */
+  rotation?: RotationReport;
   notes: string[];
 }
 
@@ -271,6 +274,8 @@ export type CheckedOptions = Omit<CliOptions, "parallel" | "retries" | "retryDel
 export interface CommandSpec {
   /** One line of --help. */
   help: string;
+  /** The one positional argument the command takes after its name (CliOptions.argument). */
+  argument?: { name: string };
   /**
    * Runs the program through the engine: takes --config, --secret-config and --parallel, and
    * the stack's secret config values are registered with the masker before it runs.
@@ -397,6 +402,16 @@ export const COMMANDS = {
     check: adoptRules,
     summary: "done",
     run: adopt,
+  },
+  "rotate-secret": {
+    help: "regenerate one generated secret (still protected), postgres password inside the database first; rolls the pods that use it",
+    argument: { name: "NAME" },
+    updateLike: true,
+    options: ["refresh", "no-refresh", "abandon-encrypted-data"],
+    writesConfig: true,
+    check: rotateRules,
+    summary: "made",
+    run: rotateSecret,
   },
 } as const satisfies Record<string, CommandSpec>;
 

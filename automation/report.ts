@@ -26,6 +26,7 @@ export interface JsonDocument {
   kept?: string[];
   render?: CommandResult["render"];
   adopt?: CommandResult["adopt"];
+  rotation?: CommandResult["rotation"];
   notes: string[];
   error?: { message: string };
 }
@@ -55,6 +56,7 @@ export function jsonDocument(
   if (result?.kept) doc.kept = result.kept;
   if (result?.render) doc.render = result.render;
   if (result?.adopt) doc.adopt = result.adopt;
+  if (result?.rotation) doc.rotation = result.rotation;
   if (error !== undefined) doc.error = { message: error };
   return doc;
 }

@@ -87,7 +87,8 @@ export function setupMocks(
         const inputs = { ...(args.inputs as Record<string, unknown>) };
         if (args.type.startsWith("pulumi-nodejs:dynamic")) {
           // Run the real dynamic provider's create, as the engine would.
-          const { __provider: _serialized, ...props } = inputs;
+          // The engine hands a dynamic provider plain values (it accepts no secrets).
+          const { __provider: _serialized, ...props } = unwrapSecrets(inputs) as Record<string, unknown>;
           const created = await secretValueProvider.create(props as unknown as SecretValueInputs);
           return { id: created.id, state: { ...created.outs } };
         }

@@ -104,6 +104,7 @@ describe("what the dev stack registers", () => {
         `${T.gen} platform-secrets-engine-api-key`,
         `${T.gen} platform-secrets-auth-secret`,
         `${T.gen} platform-secrets-log-encryption-key`,
+        `${T.gen} platform-secrets-rollout-key`,
         `${T.secret} platform-postgres-secret`,
         `${T.pvc} platform-postgres-data`,
         `${T.deploy} platform-postgres-deployment`,
@@ -251,7 +252,7 @@ describe("the executor sandbox", () => {
 
 describe("generated secrets", () => {
   it("are five protected dynamic resources whose value is an additional secret output", () => {
-    const gens = ofType(T.gen);
+    const gens = ofType(T.gen).filter((g) => g.name !== "platform-secrets-rollout-key");
     expect(gens).toHaveLength(5);
     for (const g of gens) {
       expect(g.protect, g.name).toBe(true);
@@ -260,6 +261,27 @@ describe("generated secrets", () => {
       expect(g.inputs.rotation).toBe("");
     }
     expect(find(T.gen, "platform-secrets-credential-encryption-key").inputs).toMatchObject({ bytes: 32, encoding: "hex" });
+  });
+
+  it("the rollout checksum has its own key, started from the generated auth secret, so rotating one secret rolls only its users", async () => {
+    const key = find(T.gen, "platform-secrets-rollout-key");
+    const auth = find(T.gen, "platform-secrets-auth-secret");
+    // Unprotected (it only keys checksums), never rotated, created from the generated auth
+    // secret (as a secret input): stacks deployed before it keep every checksum, so no pod rolls.
+    expect(key.protect).toBe(false);
+    expect(key.inputs.rotation).toBe("");
+    expect(key.secretPaths).toContain("initial");
+    expect(key.additionalSecretOutputs).toEqual(["value"]);
+    expect(typeof key.inputs.initial).toBe("string");
+    expect(key.inputs.initial).not.toBe(HAND_SET_AUTH);
+    expect(auth.inputs.initial).toBeUndefined();
+    // The postgres pod's checksum is keyed with it: its Secret data under the rollout key.
+    const pg = find(T.secret, "platform-postgres-secret").inputs.data as Record<string, string>;
+    const password = Buffer.from(pg.POSTGRES_PASSWORD, "base64").toString();
+    const d = find(T.deploy, "platform-postgres-deployment");
+    const annotations = (((d.inputs.spec as Obj).template as Obj).metadata as Obj).annotations as Obj;
+    const { configChecksum } = await import("../../components/builders/security");
+    expect(annotations["agent-platform.io/config-checksum"]).toBe(configChecksum({ secret: { POSTGRES_PASSWORD: password } }, String(key.inputs.initial)));
   });
 
   it("go into the engine Secret; a hand-set value wins over the generated one", async () => {

@@ -29,6 +29,8 @@ describe("parseArgs: valid command lines", () => {
       retries: DEFAULT_RETRIES,
       retryDelayMs: DEFAULT_RETRY_DELAY_MS,
       out: undefined,
+      argument: undefined,
+      abandonEncryptedData: false,
     });
   });
 
@@ -162,7 +164,7 @@ describe("parseDuration", () => {
 });
 
 describe("help and parsing agree", () => {
-  const all = ["preview", "up", "refresh", "destroy", "outputs", "drift", "refresh-pull-secret", "render", "adopt"] as const;
+  const all = ["preview", "up", "refresh", "destroy", "outputs", "drift", "refresh-pull-secret", "render", "adopt", "rotate-secret"] as const;
   const valueOf: Record<string, string> = {
     stack: "dev",
     config: "a=1",
@@ -174,12 +176,14 @@ describe("help and parsing agree", () => {
     out: "o",
     from: "t",
   };
-  const options = Object.keys(valueOf).concat(["create", "json", "yes", "refresh", "no-refresh", "repair", "remove-protected", "dry-run"]);
+  const options = Object.keys(valueOf).concat(["create", "json", "yes", "refresh", "no-refresh", "repair", "remove-protected", "dry-run", "abandon-encrypted-data"]);
+  // A command's own argument and the flags its usage rules require, so only the option under test can be refused.
+  const head = (command: string): string[] => (command === "rotate-secret" ? [command, "logEncryptionKey", "--abandon-encrypted-data"] : [command]);
 
   it.each(all)("%s: the help lists exactly the options parseArgs accepts", (command) => {
     const help = helpText(command);
     for (const name of options) {
-      const argv = [command, "--stack", "dev", "--yes", "--out", "o", "--from", "t"].filter((a, i, xs) => {
+      const argv = [...head(command), "--stack", "dev", "--yes", "--out", "o", "--from", "t"].filter((a, i, xs) => {
         // Leave out the options that do not apply, so only the one under test can be refused.
         if (command !== "render" && (a === "--out" || xs[i - 1] === "--out")) return false;
         if (command !== "adopt" && (a === "--from" || xs[i - 1] === "--from")) return false;
