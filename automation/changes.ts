@@ -282,6 +282,32 @@ export function buildDriftReport(refreshEvents: readonly EngineEvent[], previewE
   };
 }
 
+/**
+ * Splits the events of one `preview --refresh` into its two phases. The engine (pulumi 3.259,
+ * deploy/deployment_executor.go) refreshes every resource of the state first, in the same event
+ * stream: a ResourcePreEvent with op "refresh", then a ResOutputsEvent with the result; the
+ * preview's own steps follow. The refresh phase is those pairs; everything else is the preview.
+ */
+export function splitRefreshPhase(events: readonly EngineEvent[]): { refresh: EngineEvent[]; preview: EngineEvent[] } {
+  const refresh: EngineEvent[] = [];
+  const preview: EngineEvent[] = [];
+  const awaitingResult = new Set<string>();
+  for (const ev of events) {
+    const pre = ev.resourcePreEvent?.metadata;
+    const out = ev.resOutputsEvent?.metadata;
+    if (pre && pre.op === "refresh") {
+      awaitingResult.add(pre.urn);
+      refresh.push(ev);
+    } else if (out && awaitingResult.has(out.urn)) {
+      awaitingResult.delete(out.urn);
+      refresh.push(ev);
+    } else {
+      preview.push(ev);
+    }
+  }
+  return { refresh, preview };
+}
+
 /** Human wording of an op in a drift/refresh context. */
 export function describeOp(op: string, phase: Phase): string {
   if (phase === "refresh") {
