@@ -264,8 +264,8 @@ export function hasPullSecretRefresher(events: readonly EngineEvent[]): boolean 
 }
 
 /**
- * Drift from a refresh preview (state vs. cluster) and an update preview after refresh
- * (program vs. cluster). Refresh-phase changes are real, with one exception: when the stack
+ * Drift from the refresh phase (state vs. cluster) and the preview phase (program vs. cluster)
+ * of a `preview --refresh` (splitRefreshPhase). Refresh-phase changes are real, with one exception: when the stack
  * runs the in-cluster pull-secret refresher (ecr mode), the pull secret's data changed by it is
  * expected. Without the refresher nobody but an operator changes the live pull secret (static
  * mode's data changed by hand is drift). Preview-phase token churn is excluded.
