@@ -88,9 +88,9 @@ timed() {
 
 # --- The objects: rendered once, copied per namespace ---------------------------------------
 render_ns=benchrenderns
-new_stack bench-render "$render_ns"
+new_stack "br-$id" "$render_ns"
 log "rendering the manifests (npm run platform -- render)"
-npm run --silent platform -- render --stack bench-render --create --out "$tmp/render" --json >"$tmp/render.json" 2>"$tmp/render.log" ||
+npm run --silent platform -- render --stack "br-$id" --create --out "$tmp/render" --json >"$tmp/render.json" 2>"$tmp/render.log" ||
   { echo "bench: render failed:" >&2; tail -30 "$tmp/render.log" >&2; exit 1; }
 # Secrets: render leaves them out; give kubectl and Helm the same ones with test values.
 mkdir -p "$tmp/secrets"
@@ -130,9 +130,10 @@ chart_for() {
 }
 
 # --- kubectl -------------------------------------------------------------------------------
+quiet() { "$@" >"$tmp/quiet.log" 2>&1 || { cat "$tmp/quiet.log" >&2; return 1; }; }
 kubectl_apply() { # kubectl_apply <dir> <namespace>: namespaces first, everything, then the rollouts
-  kubectl_ apply $(printf -- '-f %s ' "$1"/v1-namespace-*.yaml) >/dev/null
-  kubectl_ apply -f "$1" >/dev/null
+  quiet kubectl_ apply $(printf -- '-f %s ' "$1"/v1-namespace-*.yaml)
+  quiet kubectl_ apply -f "$1"
   local d
   for d in $(kubectl_ get deployments -n "$2" -o name); do
     kubectl_ rollout status -n "$2" "$d" --timeout=180s >/dev/null
@@ -143,10 +144,18 @@ kubectl_diff() { # exit 1 means differences: a no-op must have none
 }
 
 # --- Helm ----------------------------------------------------------------------------------
-# The release record lives in `default`; the chart creates its own namespaces. The sandbox's
-# `default` ServiceAccount exists as soon as its namespace does (the cluster makes it), so Helm
-# takes it over (--take-ownership), as kubectl apply and the program patch it.
-helm_up() { helm_ upgrade --install "$1" "$2" --namespace default --wait --timeout 180s --take-ownership >/dev/null; }
+# The release record lives in `default`. The chart holds the sandbox namespace's `default`
+# ServiceAccount (the program patches it), which the cluster creates with the namespace: as with
+# kubectl, the namespaces are applied first, and Helm takes them and that account over
+# (--take-ownership) once the account exists. All of it is timed.
+helm_up() { # helm_up <release> <chart>
+  local nsf ns
+  for nsf in "$2"/templates/v1-namespace-*.yaml; do quiet kubectl_ apply -f "$nsf"; done
+  for ns in $(sed -n 's/^  name: //p' "$2"/templates/v1-namespace-*.yaml); do
+    until kubectl_ get serviceaccount default -n "$ns" >/dev/null 2>&1; do sleep 0.05; done
+  done
+  quiet helm_ upgrade --install "$1" "$2" --namespace default --wait --timeout 180s --take-ownership
+}
 
 # --- this program --------------------------------------------------------------------------
 up_fresh() { platform up --stack "$1" --create --yes; }
@@ -159,27 +168,27 @@ delete_namespaces() { kubectl_ delete namespace "$@" --ignore-not-found --wait=t
 # Warm-up (not timed): the first run after a change compiles the program and the CLI; the Node.js
 # compile cache fills. A user's CI pays this once per change of the program.
 log "warm-up"
-new_stack bench-warm bench-warm
-platform up --stack bench-warm --create --yes
-platform preview --stack bench-warm
-delete_namespaces bench-warm bench-warm-sandbox
+new_stack "bw-$id" "bw-$id"
+platform up --stack "bw-$id" --create --yes
+platform preview --stack "bw-$id"
+delete_namespaces "bw-$id" "bw-$id-sandbox"
 
 for i in $(seq 1 "$reps"); do
   log "repetition $i of $reps"
   ns_k=bk$i-$id ns_h=bh$i-$id ns_p=bp$i-$id
   copy_to "$ns_k" "$tmp/k$i"
   chart_for "$ns_h" "$tmp/chart$i"
-  new_stack "bp$i" "$ns_p"
+  new_stack "bp$i-$id" "$ns_p"
 
   timed kubectl_fresh kubectl_apply "$tmp/k$i" "$ns_k"
   timed kubectl_noop kubectl_apply "$tmp/k$i" "$ns_k"
   timed kubectl_diff kubectl_diff "$tmp/k$i"
   timed helm_fresh helm_up "bh$i" "$tmp/chart$i"
   timed helm_noop helm_up "bh$i" "$tmp/chart$i"
-  timed platform_fresh up_fresh "bp$i"
-  timed platform_noop up_noop "bp$i"
-  timed platform_preview preview_noop "bp$i"
-  timed platform_drift drift_noop "bp$i"
+  timed platform_fresh up_fresh "bp$i-$id"
+  timed platform_noop up_noop "bp$i-$id"
+  timed platform_preview preview_noop "bp$i-$id"
+  timed platform_drift drift_noop "bp$i-$id"
 
   timed cli_help_npm npm run --silent platform -- --help >/dev/null
   timed cli_help_direct bash scripts/platform.sh --help >/dev/null
@@ -195,13 +204,13 @@ for r in $(seq 1 "$parallel_reps"); do
   log "$stacks stacks and $stacks Helm releases deployed at once, repetition $r of $parallel_reps"
   pids=() nss=()
   for s in $(seq 1 "$stacks"); do
-    new_stack "bq$r-$s" "bq$r-$s-$id"
+    new_stack "bq$r-$s-$id" "bq$r-$s-$id"
     nss+=("bq$r-$s-$id" "bq$r-$s-$id-sandbox")
     chart_for "bhq$r-$s-$id" "$tmp/qchart$r-$s"
     nss+=("bhq$r-$s-$id" "bhq$r-$s-$id-sandbox")
   done
   t0=$EPOCHREALTIME
-  for s in $(seq 1 "$stacks"); do up_fresh "bq$r-$s" & pids+=($!); done
+  for s in $(seq 1 "$stacks"); do up_fresh "bq$r-$s-$id" & pids+=($!); done
   for p in "${pids[@]}"; do wait "$p"; done
   record platform_parallel "$(awk -v a="$t0" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.3f", b - a }')"
   pids=()
