@@ -107,8 +107,15 @@ export = async (cluster?: Partial<ClusterAccess>) => {
   if (!config.renderYamlToDirectory) {
     // (Lazy: the kubeconfig is loaded on the first read.)
     const real = kubeconfigCluster(config.kubeContext);
-    await checkClusterRequirements(config, cluster?.serverVersion ?? real.serverVersion);
-    checkPostgresMajor(config, await checkOwnership(config, owner, cluster?.read ?? real.read));
+    // Both checks read at once (one round trip of wall time, not two); a refusal of the cluster's
+    // version is still reported first.
+    const [requirements, ownership] = await Promise.allSettled([
+      checkClusterRequirements(config, cluster?.serverVersion ?? real.serverVersion),
+      checkOwnership(config, owner, cluster?.read ?? real.read),
+    ]);
+    if (requirements.status === "rejected") throw requirements.reason;
+    if (ownership.status === "rejected") throw ownership.reason;
+    checkPostgresMajor(config, ownership.value);
   }
 
   // Default providers are disabled in the stack files: every resource uses one of these.

@@ -264,8 +264,8 @@ export function hasPullSecretRefresher(events: readonly EngineEvent[]): boolean 
 }
 
 /**
- * Drift from a refresh preview (state vs. cluster) and an update preview after refresh
- * (program vs. cluster). Refresh-phase changes are real, with one exception: when the stack
+ * Drift from the refresh phase (state vs. cluster) and the preview phase (program vs. cluster)
+ * of a `preview --refresh` (splitRefreshPhase). Refresh-phase changes are real, with one exception: when the stack
  * runs the in-cluster pull-secret refresher (ecr mode), the pull secret's data changed by it is
  * expected. Without the refresher nobody but an operator changes the live pull secret (static
  * mode's data changed by hand is drift). Preview-phase token churn is excluded.
@@ -280,6 +280,32 @@ export function buildDriftReport(refreshEvents: readonly EngineEvent[], previewE
     pendingChanges: kept,
     excluded: [...refreshed.excluded, ...excluded],
   };
+}
+
+/**
+ * Splits the events of one `preview --refresh` into its two phases. The engine (pulumi 3.259,
+ * deploy/deployment_executor.go) refreshes every resource of the state first, in the same event
+ * stream: a ResourcePreEvent with op "refresh", then a ResOutputsEvent with the result; the
+ * preview's own steps follow. The refresh phase is those pairs; everything else is the preview.
+ */
+export function splitRefreshPhase(events: readonly EngineEvent[]): { refresh: EngineEvent[]; preview: EngineEvent[] } {
+  const refresh: EngineEvent[] = [];
+  const preview: EngineEvent[] = [];
+  const awaitingResult = new Set<string>();
+  for (const ev of events) {
+    const pre = ev.resourcePreEvent?.metadata;
+    const out = ev.resOutputsEvent?.metadata;
+    if (pre && pre.op === "refresh") {
+      awaitingResult.add(pre.urn);
+      refresh.push(ev);
+    } else if (out && awaitingResult.has(out.urn)) {
+      awaitingResult.delete(out.urn);
+      refresh.push(ev);
+    } else {
+      preview.push(ev);
+    }
+  }
+  return { refresh, preview };
 }
 
 /** Human wording of an op in a drift/refresh context. */

@@ -14,6 +14,7 @@ import {
   excludeExpectedChurn,
   LIVE_COMPARE_NOTE,
   nameFromUrn,
+  splitRefreshPhase,
   type DriftReport,
   type ExcludedChange,
   type ResourceChange,
@@ -185,14 +186,19 @@ async function outputs(ctx: RunContext, { stack }: OpenedStack): Promise<Command
   return { outcome: { kind: "ok" }, outputs: maskOutputs(out), notes: [] };
 }
 
+/**
+ * One `preview --refresh` (writes nothing): its refresh phase compares the state with the cluster,
+ * its preview phase the program with the refreshed state (splitRefreshPhase).
+ */
 async function checkDrift(ctx: RunContext, stack: Stack): Promise<DriftReport> {
-  const refreshEvents: EngineEvent[] = [];
-  ctx.note("drift: refresh preview (compares the state with the cluster; writes nothing)");
-  await withStackRetry(ctx, () => stack.previewRefresh({ ...common(ctx, refreshEvents) }));
-  const previewEvents: EngineEvent[] = [];
-  ctx.note("drift: preview with refresh (compares the program with the cluster; writes nothing)");
-  await withStackRetry(ctx, () => stack.preview({ ...common(ctx, previewEvents), refresh: true }));
-  return buildDriftReport(refreshEvents, previewEvents);
+  ctx.note("drift: preview with refresh (compares the state and the program with the cluster; writes nothing)");
+  let events: EngineEvent[] = [];
+  await withStackRetry(ctx, () => {
+    events = []; // a retried attempt starts over
+    return stack.preview({ ...common(ctx, events), refresh: true });
+  });
+  const { refresh, preview } = splitRefreshPhase(events);
+  return buildDriftReport(refresh, preview);
 }
 
 async function drift(ctx: RunContext, { stack }: OpenedStack): Promise<CommandResult> {

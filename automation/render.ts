@@ -14,12 +14,12 @@ import { randomBytes } from "node:crypto";
 import { promises as fs } from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { Stack, type ConfigMap } from "@pulumi/pulumi/automation";
+import type { ConfigMap, Stack } from "@pulumi/pulumi/automation";
 import type { CommandResult } from "./commands";
 import type { RunContext } from "./context";
 import { PlatformError } from "./errors";
 import { planRender, secretsNote, type RenderedFile } from "./render-files";
-import { openWorkspace, type OpenedStack } from "./stack";
+import { loadAutomation, openWorkspace, type OpenedStack } from "./stack";
 import { PROJECT, type ConfigKey } from "../config";
 
 /** The stack config keys index.ts reads in render mode (declared in config.ts, set only here). */
@@ -85,7 +85,7 @@ export async function render(ctx: RunContext, { stack: realStack, secretValues: 
   let created = false;
   try {
     ctx.note(`render: running the program for stack ${ctx.opts.stack} in render mode (throwaway stack ${tempName}; the cluster and the real state are not touched)`);
-    const temp = await Stack.create(tempName, ws);
+    const temp = await (await loadAutomation()).Stack.create(tempName, ws);
     created = true;
     const overrides: ConfigMap = {};
     for (const c of ctx.opts.config) overrides[qualifyKey(c.key)] = { value: c.value, secret: c.secret };

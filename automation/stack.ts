@@ -3,13 +3,26 @@
  * selected (created only with --create), config from flags applied, secret config values
  * registered with the masker.
  */
-import { LocalWorkspace, PulumiCommand, Stack, StackNotFoundError } from "@pulumi/pulumi/automation";
+import type * as Automation from "@pulumi/pulumi/automation";
+import type { LocalWorkspace, PulumiCommand, Stack } from "@pulumi/pulumi/automation";
 import type { ConfigSetting, Env } from "./args";
 import type { CommandSpec } from "./commands";
 import type { RunContext } from "./context";
 import { PlatformError } from "./errors";
 import { collectStrings } from "./mask";
 import { parseState, type ExportedState } from "./state";
+
+let automation: Promise<typeof Automation> | undefined;
+
+/**
+ * The Automation API, loaded on first use: loading it pulls in most of the Pulumi SDK (over a
+ * second of CPU), which `--help`, usage errors and the config checks before a stack is opened
+ * never need.
+ */
+export function loadAutomation(): Promise<typeof Automation> {
+  automation ??= import("@pulumi/pulumi/automation");
+  return automation;
+}
 
 export function definedEnv(env: Env): Record<string, string> {
   const out: Record<string, string> = {};
@@ -18,6 +31,7 @@ export function definedEnv(env: Env): Record<string, string> {
 }
 
 export async function openWorkspace(ctx: RunContext, envOverrides: Record<string, string> = {}): Promise<LocalWorkspace> {
+  const { LocalWorkspace } = await loadAutomation();
   return LocalWorkspace.create({
     workDir: ctx.workDir,
     envVars: { ...definedEnv(ctx.env), ...envOverrides },
@@ -48,6 +62,7 @@ type CliRun = (args: string[], ...rest: unknown[]) => Promise<unknown>;
  * is pinned (package.json), and a unit test fails if that method is gone.
  */
 export async function explicitRefreshCommand(): Promise<PulumiCommand> {
+  const { PulumiCommand } = await loadAutomation();
   const cmd = await PulumiCommand.get();
   const run = (cmd as unknown as { run?: CliRun }).run;
   if (typeof run !== "function") throw new Error("@pulumi/pulumi's PulumiCommand has no run method: update automation/stack.ts for this SDK version");
@@ -62,6 +77,7 @@ function backendName(env: Env): string {
 
 /** Selects the stack, or creates it when --create is given. */
 async function selectStack(ctx: RunContext, ws: LocalWorkspace, name: string): Promise<Stack> {
+  const { Stack, StackNotFoundError } = await loadAutomation();
   if (ctx.opts.create) {
     return Stack.createOrSelect(name, ws);
   }

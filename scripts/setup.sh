@@ -54,4 +54,6 @@ if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ] || [ ! -x node_modules/
   echo "$want" > "$stamp"
 fi
 node_modules/.bin/node --version >/dev/null
+# The command line's JavaScript build (`npm run platform` rebuilds it itself when a source changed).
+bash scripts/build-cli.sh >/dev/null
 bash toolchain/build.sh

@@ -8,6 +8,8 @@
 #
 #   toolchain/build.sh            build what is missing (a warm run builds nothing)
 #   toolchain/build.sh --check    exit 1 if anything is missing, build nothing
+#   toolchain/build.sh helm       only Helm, for scripts/bench.sh (not part of the toolchain above:
+#                                 setup.sh and CI never build it)
 #
 # Cache: $AGENT_PLATFORM_CACHE (default ~/.cache/agent-platform). Versions: toolchain/versions.env.
 set -euo pipefail
@@ -39,6 +41,33 @@ log() { printf '[toolchain] %s\n' "$*" >&2; }
 die() { printf '[toolchain] error: %s\n' "$*" >&2; exit 1; }
 
 command -v go >/dev/null || die "go is not on PATH; install Go 1.26 or newer (https://go.dev/dl; Debian's golang package is older)"
+
+# Helm is for the benchmark only (scripts/bench.sh): built on request, cached by version like
+# the rest, linked into .local/bin. Nothing else here builds or checks it.
+if [ "$mode" = helm ]; then
+  helm_bin="$cache/bin/helm-$HELM_VERSION"
+  if [ ! -x "$helm_bin" ]; then
+    log "building helm $HELM_VERSION (benchmark only; a few minutes cold; log in $cache/build/build_helm.log)"
+    (
+      set -e
+      t0=$SECONDS
+      dir="$cache/build/helm-$HELM_VERSION"
+      rm -rf "$dir"; mkdir -p "$dir"; cd "$dir"
+      go mod init local/helm-build >/dev/null 2>&1
+      go mod edit -go=1.24 -require="helm.sh/helm/v3@v$HELM_VERSION"
+      printf '//go:build tools\n\npackage tools\n\nimport _ "helm.sh/helm/v3/cmd/helm"\n' > tools.go
+      go mod tidy -e >/dev/null 2>&1 || true
+      go build -ldflags "-s -w -X helm.sh/helm/v3/internal/version.version=v$HELM_VERSION -X helm.sh/helm/v3/internal/version.gitTreeState=clean" \
+        -o helm helm.sh/helm/v3/cmd/helm
+      install -m 0755 helm "$helm_bin.tmp" && mv -f "$helm_bin.tmp" "$helm_bin" && rm -f helm
+      log "helm built in $((SECONDS - t0)) s"
+    ) >"$cache/build/build_helm.log" 2>&1 || { tail -30 "$cache/build/build_helm.log" >&2; die "helm failed (log: $cache/build/build_helm.log)"; }
+    tail -1 "$cache/build/build_helm.log" >&2
+  fi
+  ln -sfn "$helm_bin" "$bindir/helm"
+  log "ready: helm ($("$bindir/helm" version --short 2>/dev/null || echo "version unknown"))"
+  exit 0
+fi
 
 # The language host is our own source: its cache key includes a hash of that source.
 langhost_hash=$(cat "$repo"/toolchain/langhost/*.go "$repo"/toolchain/langhost/go.mod | sha256sum | cut -c1-12)

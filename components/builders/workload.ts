@@ -32,7 +32,11 @@ export function clusterIpService(
   portName: string,
 ): k8s.core.v1.ServiceArgs {
   return {
-    metadata: { name, namespace, labels },
+    // skipAwait: the Kubernetes provider would otherwise hold every `up` on each Service for a
+    // fixed settle time (about 10 s) after its endpoints appear. That wait proves nothing a user
+    // needs: the Deployment behind the Service is awaited until Available (its pods Ready), and
+    // the selector is the pods' labels (unit-tested). The Service is still created before `up` returns.
+    metadata: { name, namespace, labels, annotations: { "pulumi.com/skipAwait": "true" } },
     spec: {
       type: "ClusterIP",
       selector,

@@ -362,6 +362,17 @@ describe("engine and command center", () => {
     }
   });
 
+  it("up waits for the Deployments (Available), never for a Service's fixed settle time", () => {
+    const services = ofType(T.svc);
+    expect(services).toHaveLength(3);
+    for (const s of services) expect(((s.inputs.metadata as Obj).annotations as Obj)["pulumi.com/skipAwait"], s.name).toBe("true");
+    // Nothing else skips the provider's await: a Deployment that did would let `up` return before its pods are Ready.
+    const skipping = registered
+      .filter((r) => r.type !== T.svc && (((r.inputs.metadata as Obj | undefined)?.annotations as Obj | undefined)?.["pulumi.com/skipAwait"] !== undefined))
+      .map((r) => r.name);
+    expect(skipping).toEqual([]);
+  });
+
   it("the rollout checksum covers config and secret data", () => {
     const d = find(T.deploy, "platform-engine-deployment");
     const annotations = (((d.inputs.spec as Obj).template as Obj).metadata as Obj).annotations as Obj;

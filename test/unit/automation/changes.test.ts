@@ -8,8 +8,9 @@ import {
   isTokenField,
   nameFromUrn,
   PULL_SECRET_CHURN_REASON,
+  splitRefreshPhase,
 } from "../../../automation/changes";
-import { cleanPreviewEvents, cleanRefreshEvents, driftPreviewEvents, driftRefreshEvents, pre, URN } from "./fixtures/events";
+import { cleanPreviewEvents, cleanRefreshEvents, driftPreviewEvents, driftRefreshEvents, outputs, pre, URN } from "./fixtures/events";
 
 describe("changesFromEvents", () => {
   it("reads refresh results from the outputs events, ignoring the stack, same and refresh ops", () => {
@@ -133,6 +134,24 @@ describe("buildDriftReport", () => {
 
   it("nameFromUrn takes the part after the last ::", () => {
     expect(nameFromUrn(URN.deployment)).toBe("ai-2501-engine");
+  });
+});
+
+describe("splitRefreshPhase (drift's one `preview --refresh`)", () => {
+  it("finds the same drift in one stream as the refresh preview and the preview found apart", () => {
+    const { refresh, preview } = splitRefreshPhase([...driftRefreshEvents, ...driftPreviewEvents]);
+    expect(buildDriftReport(refresh, preview)).toEqual(buildDriftReport(driftRefreshEvents, driftPreviewEvents));
+    expect(splitRefreshPhase([...cleanRefreshEvents, ...cleanPreviewEvents])).toEqual({ refresh: cleanRefreshEvents, preview: cleanPreviewEvents });
+  });
+
+  it("keeps a change found by the refresh even when the preview then sees the resource unchanged", () => {
+    // Someone edited a field the program does not set: the refresh sees it, `up` would not touch it.
+    const stream = [pre(URN.role, "refresh"), outputs(URN.role, "update", { "rules[1]": "add" }), pre(URN.role, "same"), outputs(URN.role, "same")];
+    const { refresh, preview } = splitRefreshPhase(stream);
+    const r = buildDriftReport(refresh, preview);
+    expect(r.changedOutside.map((c) => [c.name, c.op, c.fields])).toEqual([["ai-2501-executor", "update", ["rules[1]"]]]);
+    expect(r.pendingChanges).toEqual([]);
+    expect(r.drift).toBe(true);
   });
 });
 
