@@ -87,6 +87,10 @@ export interface SandboxSettings {
   /** The pull secret in the sandbox namespace, referenced by its default ServiceAccount. */
   pullSecretName?: string;
   podDefaults: ExecutorPodDefaults;
+  /** false when the database is external (externalPostgres): no postgres pods, so no postgres policy. Unset: in-cluster. */
+  inClusterPostgres?: false;
+  /** With ServiceMonitors (prometheusOperator): who may reach the metrics ports (metricsIngressFrom), and those ports. */
+  metricsIngress?: { from: IngressSource[]; enginePort: number; commandCenterPort: number };
 }
 
 /** Private and link-local IPv4 ranges kept out of the default egress allow-list. */
