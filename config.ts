@@ -1121,6 +1121,7 @@ export function validateConfig(raw: RawConfig, options: ValidateOptions = {}): V
     sandbox: {
       ...sandbox,
       ...(externalPostgres !== undefined ? { inClusterPostgres: false as const } : {}),
+      ...(production.postgresBackup !== undefined && externalPostgres === undefined ? { postgresBackup: true as const } : {}),
       ...(production.monitoring !== undefined
         ? { metricsIngress: { from: d.metricsIngressFrom, enginePort: production.monitoring.engine.port, commandCenterPort: production.monitoring.commandCenter.port } }
         : {}),

@@ -3,7 +3,7 @@
 // Sandbox: executor pods accept nothing (the engine attaches through the API server and the
 // kubelet, not the pod network) and reach only cluster DNS and the egress allow-list.
 // Engine namespace: ingress is deny-by-default; postgres accepts the engine and the command
-// center (no postgres policy with an external database: there are no postgres pods), the engine
+// center (and the backup job's pods when backups are on; no postgres policy with an external database: there are no postgres pods), the engine
 // accepts the command center and configured sources, the command center accepts configured
 // sources; with ServiceMonitors, each metrics port accepts `metricsIngressFrom` (Prometheus).
 // Egress there stays open (see docs/sandbox.md): the engine must reach the API server, model
@@ -12,6 +12,7 @@ import { commandCenterSelector, COMMAND_CENTER_PORT } from "./commandCenter";
 import { engineSelector, ENGINE_PORT } from "./engine";
 import { type Labels, PART_OF } from "./labels";
 import { postgresSelector, POSTGRES_PORT } from "./postgres";
+import { backupSelector } from "./postgresBackup";
 import { type ObjectMeta, sandboxLabels } from "./sandbox";
 import { type EgressAllowEntry, type IngressSource, isSharedNamespace, type NetworkProtocol, type SandboxSettings } from "./sandboxSettings";
 
@@ -125,7 +126,12 @@ export function engineNetworkPolicies(s: SandboxSettings): NetworkPolicyManifest
             policyTypes: ["Ingress"],
             ingress: [
               {
-                from: [{ podSelector: { matchLabels: engineSelector(s.instance) } }, { podSelector: { matchLabels: commandCenterSelector(s.instance) } }],
+                from: [
+                  { podSelector: { matchLabels: engineSelector(s.instance) } },
+                  { podSelector: { matchLabels: commandCenterSelector(s.instance) } },
+                  // The backup CronJob's pods (and the restore Jobs made from it) dump and restore over the network.
+                  ...(s.postgresBackup ? [{ podSelector: { matchLabels: backupSelector(s.instance) } }] : []),
+                ],
                 ports: tcp(POSTGRES_PORT),
               },
             ],

@@ -89,6 +89,8 @@ export interface SandboxSettings {
   podDefaults: ExecutorPodDefaults;
   /** false when the database is external (externalPostgres): no postgres pods, so no postgres policy. Unset: in-cluster. */
   inClusterPostgres?: false;
+  /** true when the backup CronJob runs (postgresBackupSchedule): its pods may reach postgres. */
+  postgresBackup?: true;
   /** With ServiceMonitors (prometheusOperator): who may reach the metrics ports (metricsIngressFrom), and those ports. */
   metricsIngress?: { from: IngressSource[]; enginePort: number; commandCenterPort: number };
 }

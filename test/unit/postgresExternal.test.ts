@@ -124,6 +124,15 @@ describe("externalPostgres: the engine namespace's NetworkPolicies", () => {
   });
 });
 
+describe("the in-cluster postgres's NetworkPolicy and the backup job", () => {
+  it("admits the backup job's pods (and restore Jobs made from its CronJob) only when backups are on", () => {
+    const from = (values: Partial<Record<PlainKey, string>>) =>
+      engineNetworkPolicies(validate(values, {}).sandbox).find((p) => p.metadata.name === "ai-2501-postgres-ingress")?.spec.ingress?.[0].from.map((f) => f.podSelector?.matchLabels?.["app.kubernetes.io/name"]);
+    expect(from({})).toEqual(["agent-engine", "command-center"]);
+    expect(from({ postgresBackupSchedule: "30 2 * * *" })).toEqual(["agent-engine", "command-center", "postgres-backup"]);
+  });
+});
+
 describe("metrics ports: NetworkPolicies when ServiceMonitors are on", () => {
   const metrics = { prometheusOperator: "true", engineMetrics: '{"port":9464,"path":"/metrics"}' };
 
