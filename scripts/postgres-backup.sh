@@ -81,7 +81,7 @@ case "$command" in
     }
     trap scale_back EXIT
     log "scaling $engine and $commandCenter to 0: nothing writes while the data is replaced"
-    k scale deployment "$engine" "$commandCenter" --replicas=0 >/dev/null
+    k scale "deployment/$engine" "deployment/$commandCenter" --replicas=0 >/dev/null
     t0=$SECONDS
     while [ -n "$(k get pods -o name -l "app.kubernetes.io/instance=$instance,app.kubernetes.io/name in (agent-engine,command-center)")" ]; do
       [ $((SECONDS - t0)) -lt 600 ] || die "the engine and command center pods did not stop within 600 s"
