@@ -32,7 +32,7 @@ import {
 import type { SecretEncoding } from "./components/secretValueProvider";
 import { productionRules, type ProductionSettings } from "./components/builders/production";
 import { type PullSecretRefresh, pullSecretRefreshRules, ROLE_ARN } from "./components/builders/pullSecretRefresh";
-import { type ExternalPostgres, IN_CLUSTER_ONLY_KEYS, POSTGRES_SSL_MODES, externalPostgresRules, isDatabaseHost } from "./components/builders/postgresExternal";
+import { type ExternalPostgres, IN_CLUSTER_ONLY_KEYS, POSTGRES_SSL_MODES, executorReachProblems, externalPostgresRules, isDatabaseHost } from "./components/builders/postgresExternal";
 import { isDeepStrictEqual } from "node:util";
 
 export const PROJECT = "agent-platform";
@@ -1098,6 +1098,8 @@ export function validateConfig(raw: RawConfig, options: ValidateOptions = {}): V
       { externalPostgresPassword: set("externalPostgresPassword"), postgresPassword: set("postgresPassword") },
       add,
     );
+    // Executors must not reach the database: refuse an allow-list that would let them.
+    if (externalPostgres !== undefined && sandbox !== undefined) for (const r of executorReachProblems(externalPostgres, sandbox.egressAllow)) add(r.key, r.rule);
     if (!p.prometheusOperator && !isDeepStrictEqual(p.metricsIngressFrom, CONFIG_KEYS.metricsIngressFrom.default)) {
       add("metricsIngressFrom", "is only used when prometheusOperator is true (it opens the metrics ports to Prometheus): set prometheusOperator true, or remove metricsIngressFrom");
     }

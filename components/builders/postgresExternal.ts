@@ -3,6 +3,7 @@
 // what the engine is given, and the refusal of a switch that would leave this stack's in-cluster
 // data behind unannounced. Pure: plain values in, settings or problems out.
 import { isIP } from "node:net";
+import { cidrStrictlyWithin, type EgressAllowEntry, parseCidr } from "./sandboxSettings";
 
 /** libpq's sslmode values (the engine gets one as PGSSLMODE). */
 export const POSTGRES_SSL_MODES = ["disable", "allow", "prefer", "require", "verify-ca", "verify-full"] as const;
@@ -98,3 +99,29 @@ export interface DatabaseTarget {
 }
 
 export const externalTarget = (e: ExternalPostgres): DatabaseTarget => ({ host: e.host, port: e.port, name: e.database, user: e.user, sslMode: e.sslMode });
+
+/**
+ * When the database's host is an IP address: the executor egress allow-list entries that would
+ * let executor pods reach it on its port (the address in the entry's range and in none of its
+ * exceptions, the port allowed). A DNS name cannot be checked: NetworkPolicies know addresses only.
+ */
+export function executorReachProblems(e: ExternalPostgres, allow: EgressAllowEntry[]): { key: string; rule: string }[] {
+  const family = isIP(e.host);
+  const host = family === 0 ? undefined : parseCidr(`${e.host}/${family === 4 ? 32 : 128}`);
+  if (host === undefined) return [];
+  const covers = (cidr: string) => {
+    const range = parseCidr(cidr);
+    return range !== undefined && (cidrStrictlyWithin(host, range) || (range.family === host.family && range.bits === host.bits && range.base === host.base));
+  };
+  return allow.flatMap((entry, i) => {
+    if (!covers(entry.cidr) || entry.except.some(covers)) return [];
+    const portOpen = entry.ports.length === 0 || entry.ports.some((p) => p.protocol === "TCP" && e.port >= p.port && e.port <= (p.endPort ?? p.port));
+    if (!portOpen) return [];
+    return [
+      {
+        key: "sandboxEgressAllow",
+        rule: `[${i}] (${entry.cidr}) lets executor pods reach the external database ${e.host}:${e.port}: add ${e.host}/${family === 4 ? 32 : 128} to its except list, or narrow it`,
+      },
+    ];
+  });
+}

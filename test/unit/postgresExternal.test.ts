@@ -124,6 +124,28 @@ describe("externalPostgres: the engine namespace's NetworkPolicies", () => {
   });
 });
 
+describe("externalPostgres on an IP address: executors must not reach it", () => {
+  const at = (host: string, port = 5432) => `{"host":"${host}","port":${port},"database":"e","user":"u"}`;
+  it("the default allow-list keeps private and public database addresses out (ports 80/443 only)", () => {
+    expect(validate({ externalPostgres: at("10.20.30.40") }).externalPostgres?.host).toBe("10.20.30.40");
+    expect(validate({ externalPostgres: at("203.0.113.5") }).externalPostgres?.host).toBe("203.0.113.5");
+    expect(validate({ externalPostgres: at("2001:db8::5") }).externalPostgres?.host).toBe("2001:db8::5");
+  });
+
+  it("an allow-list entry that would let executors reach it is an error naming the entry and the fix", () => {
+    const wide = '[{"cidr":"0.0.0.0/0","except":["10.0.0.0/8"]},{"cidr":"203.0.113.0/24","ports":[{"port":5000,"endPort":6000,"protocol":"TCP"}]},{"cidr":"198.51.100.0/24"}]';
+    expect(issues({ externalPostgres: at("203.0.113.5"), sandboxEgressAllow: wide })).toEqual([
+      { key: "sandboxEgressAllow", rule: "[0] (0.0.0.0/0) lets executor pods reach the external database 203.0.113.5:5432: add 203.0.113.5/32 to its except list, or narrow it" },
+      { key: "sandboxEgressAllow", rule: "[1] (203.0.113.0/24) lets executor pods reach the external database 203.0.113.5:5432: add 203.0.113.5/32 to its except list, or narrow it" },
+    ]);
+    // Excepted, on another port, or a DNS name (not checkable): accepted.
+    expect(validate({ externalPostgres: at("10.1.2.3"), sandboxEgressAllow: wide }).externalPostgres?.host).toBe("10.1.2.3");
+    expect(validate({ externalPostgres: at("203.0.113.5", 7000), sandboxEgressAllow: '[{"cidr":"203.0.113.0/24","ports":[{"port":5000,"endPort":6000}]}]' }).externalPostgres?.port).toBe(7000);
+    expect(validate({ externalPostgres: '{"host":"db.example.com","database":"e","user":"u"}', sandboxEgressAllow: wide }).externalPostgres?.host).toBe("db.example.com");
+    expect(issues({ externalPostgres: at("203.0.113.5"), sandboxEgressAllow: '[{"cidr":"203.0.113.5/32"}]' })[0].rule).toMatch(/^\[0\] \(203\.0\.113\.5\/32\) lets executor pods reach/);
+  });
+});
+
 describe("the in-cluster postgres's NetworkPolicy and the backup job", () => {
   it("admits the backup job's pods (and restore Jobs made from its CronJob) only when backups are on", () => {
     const from = (values: Partial<Record<PlainKey, string>>) =>
