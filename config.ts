@@ -26,6 +26,7 @@ import {
   DEFAULT_LIMITS,
   DEFAULT_QUOTA,
   defaultExecutorNamespace,
+  ingressSourceProblems,
   type SandboxSettings,
   sandboxSettingsProblems,
 } from "./components/builders/sandboxSettings";
@@ -1100,6 +1101,10 @@ export function validateConfig(raw: RawConfig, options: ValidateOptions = {}): V
     );
     // Executors must not reach the database: refuse an allow-list that would let them.
     if (externalPostgres !== undefined && sandbox !== undefined) for (const r of executorReachProblems(externalPostgres, sandbox.egressAllow)) add(r.key, r.rule);
+    for (const q of ingressSourceProblems("metricsIngressFrom", p.metricsIngressFrom)) {
+      const m = /^metricsIngressFrom(.*)$/.exec(q.key);
+      issues.push({ key: "metricsIngressFrom", value: display("metricsIngressFrom", values), rule: `${(m?.[1] ?? "").replace(/^\./, "")}: ${q.rule}`, example: q.example });
+    }
     if (!p.prometheusOperator && !isDeepStrictEqual(p.metricsIngressFrom, CONFIG_KEYS.metricsIngressFrom.default)) {
       add("metricsIngressFrom", "is only used when prometheusOperator is true (it opens the metrics ports to Prometheus): set prometheusOperator true, or remove metricsIngressFrom");
     }

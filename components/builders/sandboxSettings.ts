@@ -325,6 +325,21 @@ export function sandboxSettingsProblems(s: SandboxSettings): SandboxProblem[] {
 
 type Add = (key: string, rule: string, example: string) => void;
 
+/** The problems of an ingress source list of another key (metricsIngressFrom): the rules the two above follow. */
+export function ingressSourceProblems(name: string, list: IngressSource[]): SandboxProblem[] {
+  const out: SandboxProblem[] = [];
+  const add: Add = (key, rule, example) => out.push({ key, rule, example });
+  list.forEach((src, i) => {
+    const key = `${name}[${i}]`;
+    if ("cidr" in src) checkAddressRange(key, src.cidr, src.except ?? [], add);
+    else {
+      checkLabels(`${key}.namespaceLabels`, src.namespaceLabels, false, add);
+      if (src.podLabels) checkLabels(`${key}.podLabels`, src.podLabels, false, add);
+    }
+  });
+  return out;
+}
+
 function checkAddressRange(key: string, cidr: string, except: string[], add: Add): void {
   const outer = parseCidr(cidr);
   if (!outer) {

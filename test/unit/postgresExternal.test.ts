@@ -178,6 +178,10 @@ describe("metrics ports: NetworkPolicies when ServiceMonitors are on", () => {
     expect(engine?.spec.ingress?.[0].from).toEqual([{ namespaceSelector: { matchLabels: { team: "obs" } }, podSelector: { matchLabels: { "app.kubernetes.io/name": "prometheus" } } }]);
     expect(engineNetworkPolicies(validate({ ...metrics, metricsIngressFrom: "[]" }, {}).sandbox).map((p) => p.metadata.name).filter((n) => n.includes("metrics"))).toEqual([]);
     expect(engineNetworkPolicies(validate({}, {}).sandbox).map((p) => p.metadata.name).filter((n) => n.includes("metrics"))).toEqual([]);
+    expect(issues({ ...metrics, metricsIngressFrom: '[{"cidr":"10.0.0.1/8"},{"namespaceLabels":{"bad key!":"x"}}]' }, {}).map((i) => i.rule)).toEqual([
+      "[0].cidr: must be a CIDR with no host bits set (IPv4 or IPv6)",
+      expect.stringMatching(/^\[1\]\.namespaceLabels/) as unknown as string,
+    ]);
     expect(issues({ metricsIngressFrom: "[]" }, {})).toEqual([
       { key: "metricsIngressFrom", rule: expect.stringMatching(/^is only used when prometheusOperator is true/) as unknown as string },
     ]);
