@@ -20,6 +20,7 @@ const stack = uniqueName("it-backup");
 const ns = uniqueName("apb");
 const instance = "bk";
 const placement = `${ns}-on-real-node`;
+const serviceNames = `${ns}-service-names`;
 const storageClass = `${ns}-local`;
 const volumes = [`${ns}-pgdata`, `${ns}-pgbackup`];
 const backend = tempBackend();
@@ -137,7 +138,7 @@ spec: {policyName: ${placement}}
       await kubectl(["delete", "namespace", ns, `${ns}-sandbox`, "--wait=false", "--ignore-not-found"]);
       await kubectl(["delete", "pv", ...volumes, "--wait=false", "--ignore-not-found"]);
       await kubectl(["delete", "storageclass", storageClass, "--ignore-not-found"]);
-      await kubectl(["delete", "mutatingadmissionpolicybinding,mutatingadmissionpolicy", placement, "--ignore-not-found"]);
+      await kubectl(["delete", "mutatingadmissionpolicybinding,mutatingadmissionpolicy", placement, serviceNames, "--ignore-not-found"]);
       if (existsSync(stackFile)) rmSync(stackFile);
       for (const v of volumes) rmSync(volumeDir(v), { recursive: true, force: true });
       backend.remove();
@@ -163,6 +164,36 @@ spec: {policyName: ${placement}}
   });
 
   it("backup: a Job from the CronJob writes a non-empty dump on the backup claim, on the real node, through the NetworkPolicies", async () => {
+    // The real node has no cluster DNS (docs/real-node.md): the backup pods reach the postgres
+    // Service by its name (PGHOST) through an /etc/hosts entry, which a second policy of the test
+    // adds as cluster DNS would resolve it. The traffic still goes to the ClusterIP, through
+    // kube-proxy and the NetworkPolicies.
+    const clusterIp = (await kubectlJson<{ spec: { clusterIP: string } }>(["get", "service", `${instance}-postgres`, "-n", ns])).spec.clusterIP;
+    await kubectlOk(["apply", "-f", "-"], `
+apiVersion: admissionregistration.k8s.io/v1
+kind: MutatingAdmissionPolicy
+metadata: {name: ${serviceNames}}
+spec:
+  matchConstraints:
+    resourceRules:
+    - {apiGroups: [""], apiVersions: [v1], operations: [CREATE], resources: [pods]}
+    namespaceSelector:
+      matchExpressions: [{key: kubernetes.io/metadata.name, operator: In, values: [${ns}]}]
+    objectSelector:
+      matchExpressions: [{key: app.kubernetes.io/name, operator: In, values: [postgres-backup]}]
+  failurePolicy: Fail
+  reinvocationPolicy: Never
+  mutations:
+  - patchType: JSONPatch
+    jsonPatch:
+      expression: >-
+        [JSONPatch{op: "add", path: "/spec/hostAliases", value: [Object.spec.hostAliases{ip: "${clusterIp}", hostnames: ["${instance}-postgres"]}]}]
+---
+apiVersion: admissionregistration.k8s.io/v1
+kind: MutatingAdmissionPolicyBinding
+metadata: {name: ${serviceNames}}
+spec: {policyName: ${serviceNames}}
+`);
     const r = await procedure(["backup"]);
     expect(r.code, r.err).toBe(0);
     const written = /backup written: \/backup\/(engine-\d{8}T\d{6}Z\.dump) \((\d+) bytes\)/.exec(r.out);
