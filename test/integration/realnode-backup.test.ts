@@ -13,7 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { inject } from "vitest";
 import { run } from "../../automation/cli-main";
 import { kubeconfig, kubectl, kubectlJson, kubectlOk, repoRoot, tempBackend, uniqueName, waitFor } from "./harness";
-import { REAL_NODE_LABEL, REAL_NODE_TAINT, execIn, realNode, realNodeMissing, waitRunning } from "./realnode-harness";
+import { REAL_NODE_LABEL, REAL_NODE_TAINT, execIn, realNode, realNodeMissing, restrictedContainer, restrictedPod, waitRunning } from "./realnode-harness";
 
 const missing = realNodeMissing();
 const stack = uniqueName("it-backup");
@@ -194,6 +194,17 @@ kind: MutatingAdmissionPolicyBinding
 metadata: {name: ${serviceNames}}
 spec: {policyName: ${serviceNames}}
 `);
+    // A policy takes effect a moment after it is stored: wait until a dry run of such a pod gets the entry.
+    const probe = JSON.stringify({
+      apiVersion: "v1",
+      kind: "Pod",
+      metadata: { name: "probe", namespace: ns, labels: { "app.kubernetes.io/name": "postgres-backup" } },
+      spec: { ...restrictedPod, containers: [{ name: "c", image: realNode().images.tools, resources: { limits: { cpu: "10m", memory: "16Mi" } }, ...restrictedContainer }] },
+    });
+    await waitFor("the hostAliases policy in effect", async () => {
+      const r = await kubectl(["create", "--dry-run=server", "-o", "json", "-f", "-"], { input: probe });
+      return r.code === 0 && r.stdout.includes(clusterIp) ? true : undefined;
+    }, 30_000);
     const r = await procedure(["backup"]);
     expect(r.code, r.err).toBe(0);
     const written = /backup written: \/backup\/(engine-\d{8}T\d{6}Z\.dump) \((\d+) bytes\)/.exec(r.out);
