@@ -26,12 +26,15 @@ import {
   DEFAULT_LIMITS,
   DEFAULT_QUOTA,
   defaultExecutorNamespace,
+  ingressSourceProblems,
   type SandboxSettings,
   sandboxSettingsProblems,
 } from "./components/builders/sandboxSettings";
 import type { SecretEncoding } from "./components/secretValueProvider";
 import { productionRules, type ProductionSettings } from "./components/builders/production";
 import { type PullSecretRefresh, pullSecretRefreshRules, ROLE_ARN } from "./components/builders/pullSecretRefresh";
+import { type ExternalPostgres, IN_CLUSTER_ONLY_KEYS, POSTGRES_SSL_MODES, executorReachProblems, externalPostgresRules, isDatabaseHost } from "./components/builders/postgresExternal";
+import { isDeepStrictEqual } from "node:util";
 
 export const PROJECT = "agent-platform";
 
@@ -720,6 +723,39 @@ export const CONFIG_KEYS = {
   }),
   engineMetrics: metricsKey("Engine", 8080, "pulumi config set --path engineMetrics.path /internal/metrics"),
   commandCenterMetrics: metricsKey("Command center", 3000, "pulumi config set --path commandCenterMetrics.port 9464"),
+  // --- An external PostgreSQL and the metrics port's ingress (components/builders/postgresExternal.ts, networkPolicy.ts).
+  externalPostgres: plain({
+    kind: "object",
+    default: {},
+    description:
+      "An external PostgreSQL instead of the in-cluster one: {host, port (5432), database, user, sslMode (require; disable, allow, prefer, require, verify-ca, verify-full), inClusterDataMigrated}; the password is externalPostgresPassword. {}: the in-cluster PostgreSQL.",
+    example: `pulumi config set --path externalPostgres '{"host":"db.example.com","database":"engine","user":"engine","sslMode":"verify-full"}'`,
+    schema: jsonObject(
+      z.strictObject(
+        {
+          host: z.string({ error: "must be a string" }).refine(isDatabaseHost, "must be a DNS name or an IP address (no scheme, port or brackets)").optional(),
+          port: wholeNumber.pipe(z.number().min(1, "must be a port from 1 to 65535").max(65535, "must be a port from 1 to 65535")).optional(),
+          database: z.string({ error: "must be a string" }).optional(),
+          user: z.string({ error: "must be a string" }).optional(),
+          sslMode: z.enum(POSTGRES_SSL_MODES, { error: `must be one of ${POSTGRES_SSL_MODES.join(", ")}` }).optional(),
+          inClusterDataMigrated: z.union([z.boolean(), booleanString], { error: "must be true or false" }).optional(),
+        },
+        { error: objectError("{host, port?, database, user, sslMode?, inClusterDataMigrated?}") },
+      ),
+    ),
+  }),
+  externalPostgresPassword: secret({
+    description: "Password of externalPostgres.user (secret; required with externalPostgres).",
+    example: "pulumi config set --secret externalPostgresPassword <password>",
+  }),
+  metricsIngressFrom: plain({
+    kind: "object",
+    default: [{ namespaceLabels: { "kubernetes.io/metadata.name": "monitoring" } }],
+    description:
+      "Who may reach the engine's and command center's metrics ports (engineMetrics, commandCenterMetrics) when prometheusOperator is true: a list of {namespaceLabels, podLabels?} or {cidr, except?}. Default: the namespace monitoring. []: nobody.",
+    example: `pulumi config set --path 'metricsIngressFrom[0].namespaceLabels' '{"kubernetes.io/metadata.name":"prometheus"}'`,
+    schema: ingressSources,
+  }),
   secretRotation: plain({
     kind: "object",
     default: {},
@@ -800,12 +836,16 @@ export interface ValidatedConfig {
   production: ProductionSettings;
   /** Which generated secrets the operator set by hand. */
   secretOverrides: Record<GeneratedSecretName, boolean>;
+  /** The external database; undefined: the in-cluster PostgreSQL (components/builders/postgresExternal.ts). */
+  externalPostgres?: ExternalPostgres;
 }
 
 export interface PlatformSecrets {
   registryPassword?: pulumi.Output<string>;
   elasticsearchPassword?: pulumi.Output<string>;
   awsSecretAccessKey?: pulumi.Output<string>;
+  /** The external database's password (externalPostgres). */
+  externalPostgresPassword?: pulumi.Output<string>;
   /** Hand-set values of generated secrets (only those that are set). */
   overrides: Partial<Record<GeneratedSecretName, pulumi.Output<string>>>;
 }
@@ -1038,6 +1078,37 @@ export function validateConfig(raw: RawConfig, options: ValidateOptions = {}): V
   }
 
   const pullSecretRefresh = parsed.success && registry !== undefined ? pullSecretRefreshRules(parsed.data.pullSecretRefresh, registry, parsed.data.imageTag, add) : undefined;
+  // An external database instead of the in-cluster one; the metrics ports' ingress.
+  let externalPostgres: ExternalPostgres | undefined;
+  if (parsed.success) {
+    const p = parsed.data;
+    const isDefault = (k: (typeof IN_CLUSTER_ONLY_KEYS)[number]) => {
+      const v = raw.values[k];
+      if (v === undefined || v === "") return true;
+      const d = CONFIG_KEYS[k].default;
+      if (typeof d !== "object") return v === String(d);
+      try {
+        return isDeepStrictEqual(JSON.parse(v), d);
+      } catch {
+        return false;
+      }
+    };
+    externalPostgres = externalPostgresRules(
+      p.externalPostgres,
+      IN_CLUSTER_ONLY_KEYS.filter((k) => !isDefault(k)),
+      { externalPostgresPassword: set("externalPostgresPassword"), postgresPassword: set("postgresPassword") },
+      add,
+    );
+    // Executors must not reach the database: refuse an allow-list that would let them.
+    if (externalPostgres !== undefined && sandbox !== undefined) for (const r of executorReachProblems(externalPostgres, sandbox.egressAllow)) add(r.key, r.rule);
+    for (const q of ingressSourceProblems("metricsIngressFrom", p.metricsIngressFrom)) {
+      const m = /^metricsIngressFrom(.*)$/.exec(q.key);
+      issues.push({ key: "metricsIngressFrom", value: display("metricsIngressFrom", values), rule: `${(m?.[1] ?? "").replace(/^\./, "")}: ${q.rule}`, example: q.example });
+    }
+    if (!p.prometheusOperator && !isDeepStrictEqual(p.metricsIngressFrom, CONFIG_KEYS.metricsIngressFrom.default)) {
+      add("metricsIngressFrom", "is only used when prometheusOperator is true (it opens the metrics ports to Prometheus): set prometheusOperator true, or remove metricsIngressFrom");
+    }
+  }
 
   if (issues.length > 0 || !parsed.success || registry === undefined || licensePublicKeyPem === undefined || sandbox === undefined || executors === undefined || production === undefined) {
     if (issues.length === 0) add("(config)", "could not be validated");
@@ -1053,7 +1124,15 @@ export function validateConfig(raw: RawConfig, options: ValidateOptions = {}): V
     namespace: d.namespace,
     createNamespaces: d.createNamespaces,
     executors,
-    sandbox,
+    // The engine namespace's NetworkPolicies follow where the database is and whether metrics are scraped.
+    sandbox: {
+      ...sandbox,
+      ...(externalPostgres !== undefined ? { inClusterPostgres: false as const } : {}),
+      ...(production.postgresBackup !== undefined && externalPostgres === undefined ? { postgresBackup: true as const } : {}),
+      ...(production.monitoring !== undefined
+        ? { metricsIngress: { from: d.metricsIngressFrom, enginePort: production.monitoring.engine.port, commandCenterPort: production.monitoring.commandCenter.port } }
+        : {}),
+    },
     executorPodSecurityLevel: d.executorPodSecurityLevel,
     publicUrl: d.publicUrl,
     kubeContext: d.kubeContext,
@@ -1075,6 +1154,7 @@ export function validateConfig(raw: RawConfig, options: ValidateOptions = {}): V
     secretRotation: rotation,
     secretOverrides: overrides,
     production,
+    externalPostgres,
   };
 }
 
@@ -1210,6 +1290,7 @@ export function loadConfig(options: ValidateOptions = {}): PlatformConfig {
       registryPassword: secretIfSet("registryPassword"),
       elasticsearchPassword: secretIfSet("elasticsearchPassword"),
       awsSecretAccessKey: secretIfSet("awsSecretAccessKey"),
+      externalPostgresPassword: secretIfSet("externalPostgresPassword"),
       overrides,
     },
   };

@@ -14,6 +14,7 @@ import { AgentPlatform } from "./components/agentPlatform";
 import { plannedObjects } from "./components/builders/inventory";
 import { postgresClaimName } from "./components/builders/postgres";
 import { POSTGRES_MAJOR_ANNOTATION, majorChangeProblem } from "./components/builders/postgresVersion";
+import { externalSwitchProblem, inClusterPostgresRefs } from "./components/builders/postgresSwitch";
 import { describeRef, type LiveObject, type ObjectRef, OWNER_ANNOTATION, ownerId, ownershipProblem, ownershipReport } from "./components/builders/ownership";
 import { clusterRequirementProblems } from "./components/builders/sandboxSettings";
 import { type ClusterAccess, type ClusterReader, kubeconfigCluster, type ServerVersionReader } from "./components/clusterReader";
@@ -89,6 +90,21 @@ function checkPostgresMajor(config: PlatformConfig, seen: Map<string, LiveObject
   if (problem !== undefined) throw new pulumi.RunError(problem);
 }
 
+/** With externalPostgres: refuses, before anything changes, to leave this stack's in-cluster PostgreSQL behind unannounced. */
+async function checkExternalSwitch(config: PlatformConfig, owner: string, read: ClusterReader): Promise<void> {
+  if (config.externalPostgres === undefined) return;
+  const refs = inClusterPostgresRefs(config.instanceName, config.namespace, `urn:pulumi:${pulumi.getStack()}::${pulumi.getProject()}::`);
+  let live: (LiveObject | undefined)[];
+  try {
+    live = await Promise.all(refs.map((r) => read(r.ref)));
+  } catch (e) {
+    throw new pulumi.RunError(`Nothing was changed: could not check for this stack's in-cluster PostgreSQL: ${(e as Error).message}`);
+  }
+  const ours = refs.filter((_, i) => live[i]?.annotations?.[OWNER_ANNOTATION] === owner).map((r) => ({ ref: describeRef(r.ref), protectedUrn: r.protectedUrn }));
+  const problem = externalSwitchProblem(config.externalPostgres, ours);
+  if (problem !== undefined) throw new pulumi.RunError(problem);
+}
+
 /** Puts the owner annotation on every Kubernetes object of the platform (not on patches of objects we do not own). */
 function markOwner(owner: string): pulumi.ResourceTransformation {
   return ({ type, props, opts }) => {
@@ -107,15 +123,18 @@ export = async (cluster?: Partial<ClusterAccess>) => {
   if (!config.renderYamlToDirectory) {
     // (Lazy: the kubeconfig is loaded on the first read.)
     const real = kubeconfigCluster(config.kubeContext);
-    // Both checks read at once (one round trip of wall time, not two); a refusal of the cluster's
-    // version is still reported first.
-    const [requirements, ownership] = await Promise.allSettled([
+    // The checks read at once (one round trip of wall time, not three); a refusal of the
+    // cluster's version is still reported first.
+    const read = cluster?.read ?? real.read;
+    const [requirements, ownership, externalSwitch] = await Promise.allSettled([
       checkClusterRequirements(config, cluster?.serverVersion ?? real.serverVersion),
-      checkOwnership(config, owner, cluster?.read ?? real.read),
+      checkOwnership(config, owner, read),
+      checkExternalSwitch(config, owner, read),
     ]);
     if (requirements.status === "rejected") throw requirements.reason;
     if (ownership.status === "rejected") throw ownership.reason;
     checkPostgresMajor(config, ownership.value);
+    if (externalSwitch.status === "rejected") throw externalSwitch.reason;
   }
 
   // Default providers are disabled in the stack files: every resource uses one of these.

@@ -11,6 +11,7 @@ import { ExecutorCleanup } from "./executorCleanup";
 import { Monitoring } from "./monitoring";
 import { postgresName } from "./builders/postgres";
 import { PostgresBackup } from "./postgresBackup";
+import { externalTarget } from "./builders/postgresExternal";
 import type { Rollout } from "./builders/security";
 import { engineUrl, engineWorkload } from "./builders/engine";
 import { ExecutorAccess } from "./executorAccess";
@@ -38,7 +39,8 @@ export class AgentPlatform extends pulumi.ComponentResource {
   public readonly executorNamespace: pulumi.Output<string>;
   public readonly engineServiceName: pulumi.Output<string>;
   public readonly commandCenterServiceName: pulumi.Output<string>;
-  public readonly postgresServiceName: pulumi.Output<string>;
+  /** null with an external database (externalPostgres). */
+  public readonly postgresServiceName: pulumi.Output<string | null>;
   public readonly executorServiceAccountName: pulumi.Output<string>;
   public readonly pullSecretName: string | undefined;
   public readonly pullSecretExpiresAt: pulumi.Output<string | undefined>;
@@ -96,7 +98,15 @@ export class AgentPlatform extends pulumi.ComponentResource {
     // its checksums cover the config only, so two renders are byte-identical.
     const rollout: Rollout = c.renderYamlToDirectory ? { kind: "config-only" } : { kind: "hmac", key: secrets.checksumKey };
 
-    const postgres = new Postgres(
+    // With an external database (externalPostgres) no postgres object is deployed; the engine is
+    // pointed at it. The generated postgres password stays in the stack (protected, unused), so
+    // switching back finds the same one.
+    const externalDb = c.externalPostgres;
+    const externalDbPassword = c.secrets.externalPostgresPassword;
+    if (externalDb !== undefined && externalDbPassword === undefined) {
+      throw new pulumi.ResourceError("agent-platform:externalPostgres is set without its password: pulumi config set --secret externalPostgresPassword <password>", this);
+    }
+    const postgres = externalDb !== undefined ? undefined : new Postgres(
       `${name}-postgres`,
       {
         instanceName,
@@ -140,9 +150,10 @@ export class AgentPlatform extends pulumi.ComponentResource {
           serviceAccountName: access.serviceAccountName,
           executors: c.executors,
           licensePublicKeyPem: c.licensePublicKeyPem,
+          ...(externalDb !== undefined ? { database: externalTarget(externalDb) } : {}),
           ...external,
           secrets: {
-            postgresPassword: secrets.values.postgresPassword,
+            postgresPassword: (externalDb !== undefined ? externalDbPassword : undefined) ?? secrets.values.postgresPassword,
             credentialEncryptionKey: secrets.values.credentialEncryptionKey,
             engineApiKey: secrets.values.engineApiKey,
             authSecret: secrets.values.authSecret,
@@ -206,7 +217,7 @@ export class AgentPlatform extends pulumi.ComponentResource {
         { parent: this },
       );
     }
-    if (prod.postgresBackup) {
+    if (prod.postgresBackup && postgres !== undefined) {
       new PostgresBackup(
         `${name}-postgres-backup`,
         {
@@ -244,7 +255,7 @@ export class AgentPlatform extends pulumi.ComponentResource {
     this.executorNamespace = namespaces.executorNamespace;
     this.engineServiceName = engine.serviceName;
     this.commandCenterServiceName = commandCenter.serviceName;
-    this.postgresServiceName = postgres.serviceName;
+    this.postgresServiceName = postgres !== undefined ? postgres.serviceName : pulumi.output(null);
     this.executorServiceAccountName = access.serviceAccountName;
     this.pullSecretName = pull.secretName;
     this.pullSecretExpiresAt = pull.expiresAt;

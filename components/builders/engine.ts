@@ -1,6 +1,7 @@
 import type * as k8s from "@pulumi/kubernetes";
 import type * as pulumi from "@pulumi/pulumi";
 import { POSTGRES_DB, POSTGRES_PORT, POSTGRES_USER, postgresServiceName } from "./postgres";
+import type { DatabaseTarget } from "./postgresExternal";
 import { externalServiceConfig, externalServiceSecretEnv, workloadBasics, workloadLabels, workloadName, workloadSelector, type ExternalServiceSecrets, type ExternalServices, type WorkloadBasics, type WorkloadSpec } from "./workload";
 
 export const ENGINE_PORT = 8080;
@@ -47,7 +48,28 @@ export interface EngineSettings extends ExternalServices, WorkloadBasics {
   serviceAccountName: pulumi.Input<string>;
   executors: { namespace: string; separate: boolean };
   licensePublicKeyPem: string;
+  /** An external database (externalPostgres); undefined: the in-cluster PostgreSQL's Service. */
+  database?: DatabaseTarget;
+  /** `postgresPassword` is the external database's password when `database` is set. */
   secrets: EngineSecretInputs;
+}
+
+/** The in-cluster PostgreSQL as the engine reaches it: its Service, the database and user it creates. */
+export const inClusterDatabase = (instance: string): DatabaseTarget => ({ host: postgresServiceName(instance), port: POSTGRES_PORT, name: POSTGRES_DB, user: POSTGRES_USER });
+
+/**
+ * The engine's database settings. DB_* are the engine's names (its configuration reference). Its
+ * documentation names no TLS setting: PGSSLMODE is libpq's, which node-postgres reads too when
+ * the application passes no ssl option; set only for an external database (docs/program.md).
+ */
+export function databaseConfig(db: DatabaseTarget): Record<string, string> {
+  return {
+    DB_HOST: db.host,
+    DB_PORT: String(db.port),
+    DB_NAME: db.name,
+    DB_USER: db.user,
+    ...(db.sslMode !== undefined ? { PGSSLMODE: db.sslMode } : {}),
+  };
 }
 
 /** The agent engine as a workload: runs as the executor ServiceAccount, reads the license as a file. */
@@ -55,10 +77,7 @@ export function engineWorkload(s: EngineSettings): WorkloadSpec {
   const config: Record<string, string> = {
     NODE_ENV: "production",
     PORT: String(ENGINE_PORT),
-    DB_HOST: postgresServiceName(s.instance),
-    DB_PORT: String(POSTGRES_PORT),
-    DB_NAME: POSTGRES_DB,
-    DB_USER: POSTGRES_USER,
+    ...databaseConfig(s.database ?? inClusterDatabase(s.instance)),
     LICENSE_PUBLIC_KEY_PATH: `${LICENSE_DIR}/${LICENSE_FILE}`,
     ...externalServiceConfig(s),
   };

@@ -83,10 +83,15 @@ export function plannedObjects(c: ValidatedConfig): ObjectRef[] {
     rbac("RoleBinding", "rolebindings"),
     ...(c.registry.mode !== "none" ? [secret(pullSecretName(i), ns), ...(c.executors.separate ? [secret(pullSecretName(i), executorNs)] : [])] : []),
     ...refresherObjects(c),
-    secret(postgresName(i), ns),
-    core("PersistentVolumeClaim", "persistentvolumeclaims", postgresClaimName(i), ns),
-    { apiVersion: "apps/v1", kind: "Deployment", plural: "deployments", name: postgresName(i), namespace: ns },
-    core("Service", "services", postgresName(i), ns),
+    // The in-cluster PostgreSQL, unless the database is external (externalPostgres).
+    ...(c.externalPostgres === undefined
+      ? [
+          secret(postgresName(i), ns),
+          core("PersistentVolumeClaim", "persistentvolumeclaims", postgresClaimName(i), ns),
+          { apiVersion: "apps/v1", kind: "Deployment", plural: "deployments", name: postgresName(i), namespace: ns },
+          core("Service", "services", postgresName(i), ns),
+        ]
+      : []),
     ...workloadObjects(engine, ns),
     ...workloadObjects(commandCenter, ns),
     ...sandboxObjects(c),
@@ -124,7 +129,7 @@ function productionObjects(c: ValidatedConfig, engineName: string, commandCenter
     out.push(core("ServiceAccount", "serviceaccounts", name, ns), rbac("Role", "roles"), rbac("RoleBinding", "rolebindings"));
     out.push({ apiVersion: "batch/v1", kind: "CronJob", plural: "cronjobs", name, namespace: ns });
   }
-  if (p.postgresBackup) {
+  if (p.postgresBackup && c.externalPostgres === undefined) {
     const name = backupName(c.instanceName);
     out.push(core("PersistentVolumeClaim", "persistentvolumeclaims", name, ns), { apiVersion: "batch/v1", kind: "CronJob", plural: "cronjobs", name, namespace: ns });
   }

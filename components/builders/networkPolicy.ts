@@ -3,13 +3,16 @@
 // Sandbox: executor pods accept nothing (the engine attaches through the API server and the
 // kubelet, not the pod network) and reach only cluster DNS and the egress allow-list.
 // Engine namespace: ingress is deny-by-default; postgres accepts the engine and the command
-// center, the engine accepts the command center and configured sources, the command center
-// accepts configured sources. Egress there stays open (see docs/sandbox.md): the engine must
-// reach the API server, model providers and Elasticsearch at addresses no policy can know.
+// center (and the backup job's pods when backups are on; no postgres policy with an external database: there are no postgres pods), the engine
+// accepts the command center and configured sources, the command center accepts configured
+// sources; with ServiceMonitors, each metrics port accepts `metricsIngressFrom` (Prometheus).
+// Egress there stays open (see docs/sandbox.md): the engine must reach the API server, model
+// providers, Elasticsearch and an external database at addresses no policy can know.
 import { commandCenterSelector, COMMAND_CENTER_PORT } from "./commandCenter";
 import { engineSelector, ENGINE_PORT } from "./engine";
 import { type Labels, PART_OF } from "./labels";
 import { postgresSelector, POSTGRES_PORT } from "./postgres";
+import { backupSelector } from "./postgresBackup";
 import { type ObjectMeta, sandboxLabels } from "./sandbox";
 import { type EgressAllowEntry, type IngressSource, isSharedNamespace, type NetworkProtocol, type SandboxSettings } from "./sandboxSettings";
 
@@ -115,16 +118,25 @@ export function engineNetworkPolicies(s: SandboxSettings): NetworkPolicyManifest
   const tcp = (port: number): NetworkPolicyPort[] => [{ protocol: "TCP", port }];
   const out: NetworkPolicyManifest[] = [
     policy(`${s.instance}-default-deny-ingress`, ns, s.instance, { podSelector: {}, policyTypes: ["Ingress"] }),
-    policy(`${s.instance}-postgres-ingress`, ns, s.instance, {
-      podSelector: { matchLabels: postgresSelector(s.instance) },
-      policyTypes: ["Ingress"],
-      ingress: [
-        {
-          from: [{ podSelector: { matchLabels: engineSelector(s.instance) } }, { podSelector: { matchLabels: commandCenterSelector(s.instance) } }],
-          ports: tcp(POSTGRES_PORT),
-        },
-      ],
-    }),
+    ...(s.inClusterPostgres === false
+      ? []
+      : [
+          policy(`${s.instance}-postgres-ingress`, ns, s.instance, {
+            podSelector: { matchLabels: postgresSelector(s.instance) },
+            policyTypes: ["Ingress"],
+            ingress: [
+              {
+                from: [
+                  { podSelector: { matchLabels: engineSelector(s.instance) } },
+                  { podSelector: { matchLabels: commandCenterSelector(s.instance) } },
+                  // The backup CronJob's pods (and the restore Jobs made from it) dump and restore over the network.
+                  ...(s.postgresBackup ? [{ podSelector: { matchLabels: backupSelector(s.instance) } }] : []),
+                ],
+                ports: tcp(POSTGRES_PORT),
+              },
+            ],
+          }),
+        ]),
     policy(`${s.instance}-engine-ingress`, ns, s.instance, {
       podSelector: { matchLabels: engineSelector(s.instance) },
       policyTypes: ["Ingress"],
@@ -145,5 +157,26 @@ export function engineNetworkPolicies(s: SandboxSettings): NetworkPolicyManifest
       }),
     );
   }
-  return out;
+  return [...out, ...metricsNetworkPolicies(s)];
+}
+
+/**
+ * With ServiceMonitors: each workload's metrics port accepts `metricsIngressFrom` and nothing
+ * else; none when that list is empty (an empty `from` would admit every source). When metrics
+ * share the app port, that port is what Prometheus gets (a NetworkPolicy cannot tell paths apart).
+ */
+export function metricsNetworkPolicies(s: SandboxSettings): NetworkPolicyManifest[] {
+  const m = s.metricsIngress;
+  if (m === undefined || m.from.length === 0) return [];
+  const targets: [role: string, selector: Labels, port: number][] = [
+    ["engine", engineSelector(s.instance), m.enginePort],
+    ["command-center", commandCenterSelector(s.instance), m.commandCenterPort],
+  ];
+  return targets.map(([role, selector, port]) =>
+    policy(`${s.instance}-${role}-metrics-ingress`, s.engineNamespace, s.instance, {
+      podSelector: { matchLabels: selector },
+      policyTypes: ["Ingress"],
+      ingress: [{ from: m.from.map(ingressPeer), ports: [{ protocol: "TCP", port }] }],
+    }),
+  );
 }

@@ -4,7 +4,7 @@
 import type * as k8s from "@pulumi/kubernetes";
 import type * as pulumi from "@pulumi/pulumi";
 import type { ResourceSpec } from "../../config";
-import { standardLabels } from "./labels";
+import { selectorLabels, standardLabels } from "./labels";
 import { POSTGRES_DB, POSTGRES_UID, POSTGRES_USER, postgresServiceName } from "./postgres";
 import { containerSecurityContext, hardenedPodBase } from "./security";
 import { envFromSecret } from "./workload";
@@ -17,6 +17,8 @@ export const backupName = (instance: string) => `${instance}-postgres-backup`;
 export const BACKUP_MOUNT = "/backup";
 
 const labels = (instance: string) => standardLabels("postgres-backup", "postgres-backup", instance);
+/** The labels that pick the backup job's pods (and restore Jobs made from its CronJob): postgres's NetworkPolicy admits them. */
+export const backupSelector = (instance: string) => selectorLabels("postgres-backup", "postgres-backup", instance);
 
 /**
  * Dump to a temporary name and rename, so a half-written dump never looks complete; then drop

@@ -21,7 +21,7 @@ export function majorChangeProblem(recorded: string | undefined, image: string, 
   return (
     `Nothing was changed: agent-platform:postgresImage = ${JSON.stringify(image)} is PostgreSQL ${configured}, but the data in claim ${claim} ` +
     `was last deployed with PostgreSQL ${recorded}, and a new major version cannot open an old data directory. ` +
-    `Dump and restore instead (docs/program.md, "Postgres backups": take a backup, deploy the new major on an empty claim, restore), ` +
+    `Dump and restore instead (docs/backup-restore.md, "Moving to a new PostgreSQL major version": take a backup, deploy the new major on an empty claim, restore), ` +
     `then set agent-platform:postgresAllowMajorUpgrade true for that up. Example: postgres:${recorded}`
   );
 }

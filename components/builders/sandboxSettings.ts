@@ -87,6 +87,12 @@ export interface SandboxSettings {
   /** The pull secret in the sandbox namespace, referenced by its default ServiceAccount. */
   pullSecretName?: string;
   podDefaults: ExecutorPodDefaults;
+  /** false when the database is external (externalPostgres): no postgres pods, so no postgres policy. Unset: in-cluster. */
+  inClusterPostgres?: false;
+  /** true when the backup CronJob runs (postgresBackupSchedule): its pods may reach postgres. */
+  postgresBackup?: true;
+  /** With ServiceMonitors (prometheusOperator): who may reach the metrics ports (metricsIngressFrom), and those ports. */
+  metricsIngress?: { from: IngressSource[]; enginePort: number; commandCenterPort: number };
 }
 
 /** Private and link-local IPv4 ranges kept out of the default egress allow-list. */
@@ -318,6 +324,21 @@ export function sandboxSettingsProblems(s: SandboxSettings): SandboxProblem[] {
 }
 
 type Add = (key: string, rule: string, example: string) => void;
+
+/** The problems of an ingress source list of another key (metricsIngressFrom): the rules the two above follow. */
+export function ingressSourceProblems(name: string, list: IngressSource[]): SandboxProblem[] {
+  const out: SandboxProblem[] = [];
+  const add: Add = (key, rule, example) => out.push({ key, rule, example });
+  list.forEach((src, i) => {
+    const key = `${name}[${i}]`;
+    if ("cidr" in src) checkAddressRange(key, src.cidr, src.except ?? [], add);
+    else {
+      checkLabels(`${key}.namespaceLabels`, src.namespaceLabels, false, add);
+      if (src.podLabels) checkLabels(`${key}.podLabels`, src.podLabels, false, add);
+    }
+  });
+  return out;
+}
 
 function checkAddressRange(key: string, cidr: string, except: string[], add: Add): void {
   const outer = parseCidr(cidr);

@@ -6,6 +6,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { find, ofType, registered, settle, setupMocks, valueOf, type Registered } from "./harness";
 import { ecrInvokes, platformVariantTests } from "./platformVariants";
 import { productionVariantTests } from "./productionVariants";
+import { externalPostgresVariantTests } from "./externalPostgresVariants";
 import { restrictedViolations } from "./podSecurity";
 
 const PEM = crypto.generateKeyPairSync("ec", { namedCurve: "prime256v1" }).publicKey.export({ type: "spki", format: "pem" }).toString();
@@ -469,6 +470,11 @@ describe("other configurations", () => {
 // Ingress/HTTPRoute, PDBs, autoscalers, engine shutdown, executor cleanup, ServiceMonitors.
 describe("production readiness options", () => {
   productionVariantTests();
+});
+
+// An external PostgreSQL instead of the in-cluster one, and the switch to it.
+describe("external PostgreSQL", () => {
+  externalPostgresVariantTests();
 });
 
 describe("loadConfig through the Pulumi SDK", () => {
