@@ -88,9 +88,10 @@ case "$command" in
       sleep 2
     done
     # The file name goes in as an environment value (checked above: letters, digits, '.', '_',
-    # '-'), never into the command itself. One transaction: a restore that fails leaves the
+    # '-'), never into the command itself. It first waits for postgres to answer, as the backup
+    # does (components/builders/postgresBackup.ts, WAIT_FOR_POSTGRES). One transaction: a restore that fails leaves the
     # database as it was. No retries.
-    restore='set -eu; if [ $RESTORE_FILE = latest ]; then f=$(ls -1t /backup/*.dump | head -n 1); else f=/backup/$RESTORE_FILE; fi; test -s "$f" || { echo no dump $RESTORE_FILE in /backup >&2; exit 1; }; echo restoring $f into $PGDATABASE on $PGHOST; pg_restore --clean --if-exists --no-owner --single-transaction --exit-on-error --dbname=$PGDATABASE $f; echo restored $f'
+    restore='set -eu; i=0; until pg_isready -q -t 2; do i=$((i + 1)); [ $i -lt 30 ] || { echo postgres at $PGHOST did not answer within 60 s >&2; exit 1; }; sleep 2; done; if [ $RESTORE_FILE = latest ]; then f=$(ls -1t /backup/*.dump | head -n 1); else f=/backup/$RESTORE_FILE; fi; test -s "$f" || { echo no dump $RESTORE_FILE in /backup >&2; exit 1; }; echo restoring $f into $PGDATABASE on $PGHOST; pg_restore --clean --if-exists --no-owner --single-transaction --exit-on-error --dbname=$PGDATABASE $f; echo restored $f'
     restore=${restore//\"/\\\"}
     patch='[{"op":"replace","path":"/spec/backoffLimit","value":0},{"op":"replace","path":"/spec/template/spec/containers/0/command","value":["sh","-c","'"$restore"'"]},{"op":"add","path":"/spec/template/spec/containers/0/env/-","value":{"name":"RESTORE_FILE","value":"'"$file"'"}}]'
     run_job "$instance-pg-restore-$id" "$patch"

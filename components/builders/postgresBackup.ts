@@ -24,8 +24,18 @@ export const backupSelector = (instance: string) => selectorLabels("postgres-bac
  * Dump to a temporary name and rename, so a half-written dump never looks complete; then drop
  * dumps older than the retention and partial files left by a killed run.
  */
+/**
+ * Waits until postgres answers before the job's work. A NetworkPolicy controller admits a new
+ * pod's address a moment after the pod starts (kube-router on the real node: the first attempt
+ * of a fresh Job's pod was refused, the next one two seconds later went through), so the first
+ * connection of a short-lived pod must not be its only one. Up to 30 tries, 2 s apart.
+ */
+export const WAIT_FOR_POSTGRES =
+  'i=0; until pg_isready -q -t 2; do i=$((i + 1)); [ "$i" -lt 30 ] || { echo "postgres at $PGHOST did not answer within 60 s" >&2; exit 1; }; sleep 2; done';
+
 export const BACKUP_SCRIPT = [
   "set -eu",
+  WAIT_FOR_POSTGRES,
   `f="${BACKUP_MOUNT}/$PGDATABASE-$(date -u +%Y%m%dT%H%M%SZ).dump"`,
   'pg_dump --format=custom --no-owner --file="$f.partial"',
   'mv "$f.partial" "$f"',
