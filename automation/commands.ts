@@ -6,7 +6,7 @@
  */
 import type { EngineEvent, OpMap, Stack } from "@pulumi/pulumi/automation";
 import type { CliOptions, CommandOption, Env } from "./args";
-import type { RunContext } from "./context";
+import { engineOptions, type RunContext } from "./context";
 import {
   buildDriftReport,
   changesFromEvents,
@@ -61,19 +61,6 @@ function opMapToRecord(m: OpMap | undefined): Record<string, number> {
   return out;
 }
 
-function common(ctx: RunContext, events: EngineEvent[]) {
-  return {
-    onOutput: ctx.progress,
-    onError: ctx.progress,
-    onEvent: (e: EngineEvent) => {
-      events.push(e);
-    },
-    signal: ctx.signal,
-    parallel: ctx.opts.parallel,
-    color: ctx.opts.json ? ("never" as const) : undefined,
-  };
-}
-
 function registerSecretOutputs(ctx: RunContext, outputs: Record<string, StackOutput>): void {
   for (const o of Object.values(outputs)) if (o.secret) ctx.masker.add(o.value);
 }
@@ -98,7 +85,7 @@ async function resolvePendingOperations(ctx: RunContext, stack: Stack, notes: st
 async function preview(ctx: RunContext, { stack }: OpenedStack): Promise<CommandResult> {
   const events: EngineEvent[] = [];
   const res = await withStackRetry(ctx, () =>
-    stack.preview({ ...common(ctx, events), refresh: ctx.opts.refresh, target: ctx.opts.target.length ? ctx.opts.target : undefined }),
+    stack.preview({ ...engineOptions(ctx, events), refresh: ctx.opts.refresh, target: ctx.opts.target.length ? ctx.opts.target : undefined }),
   );
   const summary = opMapToRecord(res.changeSummary);
   const { kept, excluded } = excludeExpectedChurn(changesFromEvents(events));
@@ -114,7 +101,7 @@ async function up(ctx: RunContext, { stack }: OpenedStack): Promise<CommandResul
   await resolvePendingOperations(ctx, stack, notes);
   const events: EngineEvent[] = [];
   const res = await withStackRetry(ctx, () =>
-    stack.up({ ...common(ctx, events), refresh: ctx.opts.refresh, target: ctx.opts.target.length ? ctx.opts.target : undefined }),
+    stack.up({ ...engineOptions(ctx, events), refresh: ctx.opts.refresh, target: ctx.opts.target.length ? ctx.opts.target : undefined }),
   );
   registerSecretOutputs(ctx, res.outputs);
   return {
@@ -131,7 +118,7 @@ async function refresh(ctx: RunContext, { stack }: OpenedStack): Promise<Command
   const events: EngineEvent[] = [];
   const res = await withStackRetry(ctx, () =>
     stack.refresh({
-      ...common(ctx, events),
+      ...engineOptions(ctx, events),
       target: ctx.opts.target.length ? ctx.opts.target : undefined,
       clearPendingCreates: pending.some((p) => p.op === "creating") || undefined,
     }),
@@ -162,7 +149,7 @@ async function destroy(ctx: RunContext, { stack }: OpenedStack): Promise<Command
   const targets = ctx.opts.target.length ? ctx.opts.target : undefined;
   const res = await withStackRetry(ctx, () =>
     stack.destroy({
-      ...common(ctx, events),
+      ...engineOptions(ctx, events),
       refresh: ctx.opts.refresh,
       target: targets,
       excludeProtected: !ctx.opts.removeProtected && targets === undefined,
@@ -195,7 +182,7 @@ async function checkDrift(ctx: RunContext, stack: Stack): Promise<DriftReport> {
   let events: EngineEvent[] = [];
   await withStackRetry(ctx, () => {
     events = []; // a retried attempt starts over
-    return stack.preview({ ...common(ctx, events), refresh: true });
+    return stack.preview({ ...engineOptions(ctx, events), refresh: true });
   });
   const { refresh, preview } = splitRefreshPhase(events);
   return buildDriftReport(refresh, preview);
@@ -232,7 +219,7 @@ async function drift(ctx: RunContext, { stack }: OpenedStack): Promise<CommandRe
       }
     }
     const events: EngineEvent[] = [];
-    await withStackRetry(ctx, () => stack.up({ ...common(ctx, events), refresh: refreshFirst }));
+    await withStackRetry(ctx, () => stack.up({ ...engineOptions(ctx, events), refresh: refreshFirst }));
     result.repaired = true;
     result.afterRepair = await checkDrift(ctx, stack);
     const still = result.afterRepair.drift;
@@ -253,7 +240,7 @@ async function refreshPullSecret(ctx: RunContext, { stack }: OpenedStack): Promi
   }
   ctx.note(`refresh-pull-secret: targeted update of ${urns.join(", ")}`);
   const events: EngineEvent[] = [];
-  const res = await withStackRetry(ctx, () => stack.up({ ...common(ctx, events), target: urns, targetDependents: false }));
+  const res = await withStackRetry(ctx, () => stack.up({ ...engineOptions(ctx, events), target: urns, targetDependents: false }));
   const changes = changesFromEvents(events);
   const notes: string[] = [];
   const outside = changes.filter((c) => !urns.includes(c.urn));

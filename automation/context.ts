@@ -1,3 +1,4 @@
+import type { EngineEvent } from "@pulumi/pulumi/automation";
 import type { CliOptions, Env } from "./args";
 import type { SecretMasker } from "./mask";
 import type { Clock } from "./lock";
@@ -25,4 +26,18 @@ export interface RunContext {
   progress: (chunk: string) => void;
   /** A human note (masked): stdout, or stderr with --json. */
   note: (line: string) => void;
+}
+
+/** The options every engine operation of a command takes: streamed output, events collected, cancel, parallelism. */
+export function engineOptions(ctx: RunContext, events: EngineEvent[]) {
+  return {
+    onOutput: ctx.progress,
+    onError: ctx.progress,
+    onEvent: (e: EngineEvent) => {
+      events.push(e);
+    },
+    signal: ctx.signal,
+    parallel: ctx.opts.parallel,
+    color: ctx.opts.json ? ("never" as const) : undefined,
+  };
 }

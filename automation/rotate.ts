@@ -24,7 +24,7 @@ import { GENERATED_SECRET_DECLARATIONS, GENERATED_SECRET_NAMES, PROJECT, type Ge
 import { POSTGRES_DB, POSTGRES_USER, postgresSecretData } from "../components/builders/postgres";
 import { changesFromEvents, excludeExpectedChurn, type ResourceChange } from "./changes";
 import type { CheckedOptions, CommandResult } from "./commands";
-import type { RunContext } from "./context";
+import { engineOptions, type RunContext } from "./context";
 import { PlatformError } from "./errors";
 import { withStackRetry } from "./lock";
 import { execWithInput, kubeConfigFor, readSecretData, readyPod } from "./postgres-access";
@@ -228,19 +228,6 @@ export interface RotationReport {
   /** Deployments whose pods rolled. */
   rolled: string[];
   protected: boolean;
-}
-
-function engineOptions(ctx: RunContext, events: EngineEvent[]) {
-  return {
-    onOutput: ctx.progress,
-    onError: ctx.progress,
-    onEvent: (e: EngineEvent) => {
-      events.push(e);
-    },
-    signal: ctx.signal,
-    parallel: ctx.opts.parallel,
-    color: ctx.opts.json ? ("never" as const) : undefined,
-  };
 }
 
 function summaryOf(m: Record<string, number | undefined> | undefined): Record<string, number> {

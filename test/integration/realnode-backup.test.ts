@@ -7,24 +7,21 @@
 //  shows a non-empty dump -> rows changed and deleted -> `restore latest` -> the rows are back,
 //  and the engine and command center were scaled to 0 and back to their replica counts.
 import { execFile } from "node:child_process";
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { inject } from "vitest";
 import { run } from "../../automation/cli-main";
 import { kubeconfig, kubectl, kubectlJson, kubectlOk, repoRoot, tempBackend, uniqueName, waitFor } from "./harness";
-import { REAL_NODE_LABEL, REAL_NODE_TAINT, execIn, realNode, realNodeMissing, waitRunning } from "./realnode-harness";
+import { execIn, realNode, realNodeMissing, realNodeStorage, waitRunning } from "./realnode-harness";
 
 const missing = realNodeMissing();
 const stack = uniqueName("it-backup");
 const ns = uniqueName("apb");
 const instance = "bk";
-const placement = `${ns}-on-real-node`;
-const storageClass = `${ns}-local`;
-const volumes = [`${ns}-pgdata`, `${ns}-pgbackup`];
+// The data claim and the backup claim share the StorageClass (postgresStorageClass).
+const storage = realNodeStorage(ns, { volumes: ["pgdata", "pgbackup"], apps: ["postgres", "postgres-backup"] });
 const backend = tempBackend();
 const stackFile = path.join(repoRoot, `Pulumi.${stack}.yaml`);
-const volumeDir = (v: string) => path.join(repoRoot, ".local/cluster", inject("clusterName"), "volumes", v);
 
 async function platform(args: string[]): Promise<{ code: number; doc: { status: string }; log: string }> {
   let out = "";
@@ -68,65 +65,9 @@ const psql = async (sql: string) => {
 
 describe.skipIf(missing !== "")(`backup and restore of the in-cluster postgres on the real node${missing ? ` (skipped: ${missing})` : ""}`, () => {
   beforeAll(async () => {
-    const n = realNode();
     const dev = readFileSync(path.join(repoRoot, "Pulumi.dev.yaml"), "utf8").replace(/^encryptionsalt:.*$/m, "");
     writeFileSync(stackFile, dev);
-    for (const v of volumes) mkdirSync(volumeDir(v), { recursive: true, mode: 0o700 });
-    // Two local volumes on the real node (the data claim and the backup claim share the
-    // StorageClass, postgresStorageClass); a placement policy (the cluster admin's tool: the
-    // program has no placement setting) puts postgres and the backup Jobs' pods there.
-    const pv = (name: string) => `
-apiVersion: v1
-kind: PersistentVolume
-metadata: {name: ${name}}
-spec:
-  capacity: {storage: 2Gi}
-  accessModes: [ReadWriteOnce]
-  persistentVolumeReclaimPolicy: Retain
-  storageClassName: ${storageClass}
-  local: {path: ${volumeDir(name)}}
-  nodeAffinity:
-    required:
-      nodeSelectorTerms:
-      - matchExpressions: [{key: kubernetes.io/hostname, operator: In, values: [${n.name}]}]
----`;
-    await kubectlOk(["apply", "-f", "-"], `
-apiVersion: storage.k8s.io/v1
-kind: StorageClass
-metadata: {name: ${storageClass}}
-provisioner: kubernetes.io/no-provisioner
-volumeBindingMode: Immediate
-reclaimPolicy: Retain
----${volumes.map(pv).join("")}
-apiVersion: admissionregistration.k8s.io/v1
-kind: MutatingAdmissionPolicy
-metadata: {name: ${placement}}
-spec:
-  matchConstraints:
-    resourceRules:
-    - {apiGroups: [""], apiVersions: [v1], operations: [CREATE], resources: [pods]}
-    namespaceSelector:
-      matchExpressions: [{key: kubernetes.io/metadata.name, operator: In, values: [${ns}]}]
-    objectSelector:
-      matchExpressions: [{key: app.kubernetes.io/name, operator: In, values: [postgres, postgres-backup]}]
-  failurePolicy: Fail
-  reinvocationPolicy: Never
-  mutations:
-  - patchType: JSONPatch
-    jsonPatch:
-      expression: >-
-        [
-          JSONPatch{op: "add", path: "/spec/nodeSelector", value: {"${REAL_NODE_LABEL}": "real"}},
-          JSONPatch{op: "add", path: "/spec/tolerations", value:
-            (has(object.spec.tolerations) ? object.spec.tolerations : []) +
-            [Object.spec.tolerations{key: "${REAL_NODE_TAINT}", operator: "Exists", effect: "NoSchedule"}]}
-        ]
----
-apiVersion: admissionregistration.k8s.io/v1
-kind: MutatingAdmissionPolicyBinding
-metadata: {name: ${placement}}
-spec: {policyName: ${placement}}
-`);
+    await storage.create();
   });
 
   afterAll(async () => {
@@ -135,11 +76,8 @@ spec: {policyName: ${placement}}
     } finally {
       await kubectl(["delete", "jobs,pvc", "--all", "-n", ns, "--wait=false"]);
       await kubectl(["delete", "namespace", ns, `${ns}-sandbox`, "--wait=false", "--ignore-not-found"]);
-      await kubectl(["delete", "pv", ...volumes, "--wait=false", "--ignore-not-found"]);
-      await kubectl(["delete", "storageclass", storageClass, "--ignore-not-found"]);
-      await kubectl(["delete", "mutatingadmissionpolicybinding,mutatingadmissionpolicy", placement, "--ignore-not-found"]);
+      await storage.remove();
       if (existsSync(stackFile)) rmSync(stackFile);
-      for (const v of volumes) rmSync(volumeDir(v), { recursive: true, force: true });
       backend.remove();
     }
   });
@@ -151,7 +89,7 @@ spec: {policyName: ${placement}}
       "--config", `namespace=${ns}`,
       "--config", `instanceName=${instance}`,
       "--config", `postgresImage=${n.images.postgres}`,
-      "--config", `postgresStorageClass=${storageClass}`,
+      "--config", `postgresStorageClass=${storage.storageClass}`,
       // Never due during the test: the procedure starts its Jobs from the CronJob.
       "--config", "postgresBackupSchedule=0 0 1 1 *",
       "--config", "postgresBackupStorageSize=1Gi",

@@ -1,10 +1,10 @@
 // Helpers for the tests that run real containers on the real node (cluster/real-node.sh,
 // docs/real-node.md): what the cluster script wrote about the node, its registry and its images,
 // and the pod fragments that put a pod on it.
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, rmSync } from "node:fs";
 import * as path from "node:path";
 import { inject } from "vitest";
-import { kubectl, kubectlJson, repoRoot, waitFor } from "./harness";
+import { kubectl, kubectlJson, kubectlOk, repoRoot, waitFor } from "./harness";
 
 export const REAL_NODE_LABEL = "agent-platform.io/node";
 export const REAL_NODE_TAINT = "agent-platform.io/real-node";
@@ -100,4 +100,92 @@ export async function waitRunning(ns: string, name: string, timeoutMs = 120_000)
 export async function execIn(ns: string, name: string, cmd: string[]): Promise<{ code: number; out: string }> {
   const r = await kubectl(["exec", "-n", ns, name, "--", ...cmd]);
   return { code: r.code, out: (r.stdout + r.stderr).trim() };
+}
+
+/**
+ * Storage and placement for a stack of the program on the real node: local volumes there (the
+ * cluster admin's kind of storage; the kubelet applies the pod's fsGroup to them) in a StorageClass
+ * that binds at once, so a pod follows its volume to the node, and a MutatingAdmissionPolicy (the
+ * cluster admin's tool: the program has no placement setting for postgres or its jobs) that puts
+ * the pods of `apps` in `namespace` on the real node. Names derive from the namespace:
+ * `<ns>-local`, `<ns>-<volume>`, `<ns>-on-real-node`.
+ */
+export interface RealNodeStorage {
+  storageClass: string;
+  create(): Promise<void>;
+  /** Deletes the volumes, the StorageClass and the policy (not the claims: the test's namespace does). */
+  remove(): Promise<void>;
+}
+
+export function realNodeStorage(namespace: string, o: { volumes: string[]; apps: string[] }): RealNodeStorage {
+  const storageClass = `${namespace}-local`;
+  const placement = `${namespace}-on-real-node`;
+  const volumes = o.volumes.map((v) => `${namespace}-${v}`);
+  const dir = (v: string) => path.join(repoRoot, ".local/cluster", inject("clusterName"), "volumes", v);
+  const pv = (name: string, node: string) => `
+apiVersion: v1
+kind: PersistentVolume
+metadata: {name: ${name}}
+spec:
+  capacity: {storage: 2Gi}
+  accessModes: [ReadWriteOnce]
+  persistentVolumeReclaimPolicy: Retain
+  storageClassName: ${storageClass}
+  local: {path: ${dir(name)}}
+  nodeAffinity:
+    required:
+      nodeSelectorTerms:
+      - matchExpressions: [{key: kubernetes.io/hostname, operator: In, values: [${node}]}]
+---`;
+  return {
+    storageClass,
+    async create() {
+      const node = realNode().name;
+      for (const v of volumes) mkdirSync(dir(v), { recursive: true, mode: 0o700 });
+      await kubectlOk(["apply", "-f", "-"], `
+apiVersion: storage.k8s.io/v1
+kind: StorageClass
+metadata: {name: ${storageClass}}
+provisioner: kubernetes.io/no-provisioner
+volumeBindingMode: Immediate
+reclaimPolicy: Retain
+---${volumes.map((v) => pv(v, node)).join("")}
+apiVersion: admissionregistration.k8s.io/v1
+kind: MutatingAdmissionPolicy
+metadata: {name: ${placement}}
+spec:
+  matchConstraints:
+    resourceRules:
+    - {apiGroups: [""], apiVersions: [v1], operations: [CREATE], resources: [pods]}
+    namespaceSelector:
+      matchExpressions: [{key: kubernetes.io/metadata.name, operator: In, values: [${namespace}]}]
+    objectSelector:
+      matchExpressions: [{key: app.kubernetes.io/name, operator: In, values: [${o.apps.join(", ")}]}]
+  failurePolicy: Fail
+  reinvocationPolicy: Never
+  # JSON patches: an apply configuration may not change nodeSelector or tolerations (atomic).
+  mutations:
+  - patchType: JSONPatch
+    jsonPatch:
+      expression: >-
+        [
+          JSONPatch{op: "add", path: "/spec/nodeSelector", value: {"${REAL_NODE_LABEL}": "real"}},
+          JSONPatch{op: "add", path: "/spec/tolerations", value:
+            (has(object.spec.tolerations) ? object.spec.tolerations : []) +
+            [Object.spec.tolerations{key: "${REAL_NODE_TAINT}", operator: "Exists", effect: "NoSchedule"}]}
+        ]
+---
+apiVersion: admissionregistration.k8s.io/v1
+kind: MutatingAdmissionPolicyBinding
+metadata: {name: ${placement}}
+spec: {policyName: ${placement}}
+`);
+    },
+    async remove() {
+      await kubectl(["delete", "pv", ...volumes, "--wait=false", "--ignore-not-found"]);
+      await kubectl(["delete", "storageclass", storageClass, "--ignore-not-found"]);
+      await kubectl(["delete", "mutatingadmissionpolicybinding,mutatingadmissionpolicy", placement, "--ignore-not-found"]);
+      for (const v of volumes) rmSync(dir(v), { recursive: true, force: true });
+    },
+  };
 }

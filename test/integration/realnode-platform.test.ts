@@ -12,24 +12,20 @@
 //    ServiceAccount, whose pull secret pulls the executor image.
 // The program has no placement setting for the engine and postgres, so a
 // MutatingAdmissionPolicy (the cluster admin's tool) puts those two on the real node.
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { inject } from "vitest";
 import { run } from "../../automation/cli-main";
 import { kubectl, kubectlJson, kubectlOk, repoRoot, tempBackend, uniqueName, waitFor } from "./harness";
-import { REAL_NODE_LABEL, REAL_NODE_TAINT, execIn, pod, realNode, realNodeMissing, waitRunning } from "./realnode-harness";
+import { REAL_NODE_LABEL, REAL_NODE_TAINT, execIn, pod, realNode, realNodeMissing, realNodeStorage, waitRunning } from "./realnode-harness";
 
 const missing = realNodeMissing();
 const stack = uniqueName("it-real");
 const ns = uniqueName("apr");
 const execNs = `${ns}-exec`;
-const placement = `${ns}-on-real-node`;
-const storageClass = `${ns}-local`;
-const volume = `${ns}-pgdata`;
+const storage = realNodeStorage(ns, { volumes: ["pgdata"], apps: ["postgres", "agent-engine"] });
 const backend = tempBackend();
 const stackFile = path.join(repoRoot, `Pulumi.${stack}.yaml`);
-const volumeDir = path.join(repoRoot, ".local/cluster", inject("clusterName"), "volumes", volume);
 
 interface Doc {
   status: string;
@@ -77,7 +73,6 @@ interface Exchange {
 
 describe.skipIf(missing !== "")(`the program's stack on the real node${missing ? ` (skipped: ${missing})` : ""}`, () => {
   beforeAll(async () => {
-    const n = realNode();
     const dev = readFileSync(path.join(repoRoot, "Pulumi.dev.yaml"), "utf8").replace(/^encryptionsalt:.*$/m, "");
     // Executor pods: the program's own setting puts them on the real node (an object: in the
     // stack file, as `pulumi config set --path` writes it).
@@ -90,61 +85,7 @@ describe.skipIf(missing !== "")(`the program's stack on the real node${missing ?
         operator: Exists
         effect: NoSchedule
 `);
-    // Storage on the real node: a local volume the cluster admin provides (the kubelet applies
-    // the pod's fsGroup to it), bound at once so the pod follows the volume to its node.
-    mkdirSync(volumeDir, { recursive: true, mode: 0o700 });
-    await kubectlOk(["apply", "-f", "-"], `
-apiVersion: storage.k8s.io/v1
-kind: StorageClass
-metadata: {name: ${storageClass}}
-provisioner: kubernetes.io/no-provisioner
-volumeBindingMode: Immediate
-reclaimPolicy: Retain
----
-apiVersion: v1
-kind: PersistentVolume
-metadata: {name: ${volume}}
-spec:
-  capacity: {storage: 2Gi}
-  accessModes: [ReadWriteOnce]
-  persistentVolumeReclaimPolicy: Retain
-  storageClassName: ${storageClass}
-  local: {path: ${volumeDir}}
-  nodeAffinity:
-    required:
-      nodeSelectorTerms:
-      - matchExpressions: [{key: kubernetes.io/hostname, operator: In, values: [${n.name}]}]
----
-apiVersion: admissionregistration.k8s.io/v1
-kind: MutatingAdmissionPolicy
-metadata: {name: ${placement}}
-spec:
-  matchConstraints:
-    resourceRules:
-    - {apiGroups: [""], apiVersions: [v1], operations: [CREATE], resources: [pods]}
-    namespaceSelector:
-      matchExpressions: [{key: kubernetes.io/metadata.name, operator: In, values: [${ns}]}]
-    objectSelector:
-      matchExpressions: [{key: app.kubernetes.io/name, operator: In, values: [postgres, agent-engine]}]
-  failurePolicy: Fail
-  reinvocationPolicy: Never
-  # JSON patches: an apply configuration may not change nodeSelector or tolerations (atomic).
-  mutations:
-  - patchType: JSONPatch
-    jsonPatch:
-      expression: >-
-        [
-          JSONPatch{op: "add", path: "/spec/nodeSelector", value: {"${REAL_NODE_LABEL}": "real"}},
-          JSONPatch{op: "add", path: "/spec/tolerations", value:
-            (has(object.spec.tolerations) ? object.spec.tolerations : []) +
-            [Object.spec.tolerations{key: "${REAL_NODE_TAINT}", operator: "Exists", effect: "NoSchedule"}]}
-        ]
----
-apiVersion: admissionregistration.k8s.io/v1
-kind: MutatingAdmissionPolicyBinding
-metadata: {name: ${placement}}
-spec: {policyName: ${placement}}
-`);
+    await storage.create();
   });
 
   afterAll(async () => {
@@ -154,11 +95,8 @@ spec: {policyName: ${placement}}
       // The PVC is kept on delete by design; the volume and the placement policy are this test's.
       await kubectl(["delete", "pvc", "--all", "-n", ns, "--wait=false"]);
       await kubectl(["delete", "namespace", ns, execNs, "--wait=false", "--ignore-not-found"]);
-      await kubectl(["delete", "pv", volume, "--wait=false", "--ignore-not-found"]);
-      await kubectl(["delete", "storageclass", storageClass, "--ignore-not-found"]);
-      await kubectl(["delete", "mutatingadmissionpolicybinding,mutatingadmissionpolicy", placement, "--ignore-not-found"]);
+      await storage.remove();
       if (existsSync(stackFile)) rmSync(stackFile);
-      rmSync(volumeDir, { recursive: true, force: true });
       backend.remove();
     }
   });
@@ -176,7 +114,7 @@ spec: {policyName: ${placement}}
       "--config", "engineImageRepository=engine",
       "--config", `imageTag=${n.imageTag}`,
       "--config", `postgresImage=${n.images.postgres}`,
-      "--config", `postgresStorageClass=${storageClass}`,
+      "--config", `postgresStorageClass=${storage.storageClass}`,
     ]);
     expect(doc.status, log.slice(-4000)).toBe("ok");
     expect(code).toBe(0);

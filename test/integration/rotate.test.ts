@@ -11,16 +11,15 @@
 // postgresPassword` changes the password inside the database; a real connection over TCP
 // accepts the new password and rejects the old one, and rows written before are still there.
 import { execFile } from "node:child_process";
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from "node:fs";
+import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { inject } from "vitest";
 import { generatedInState, type GeneratedInState } from "../../automation/rotate";
 import { GENERATED_SECRET_NAMES, type GeneratedSecretName } from "../../config";
-import { type CliResult, cliRunner, devStackFile, kubectl, kubectlJson, kubectlOk, repoRoot, tempBackend, uniqueName, waitFor } from "./harness";
-import { REAL_NODE_LABEL, REAL_NODE_TAINT, realNode, realNodeMissing, waitRunning } from "./realnode-harness";
+import { type CliResult, cliRunner, devStackFile, kubectl, kubectlJson, repoRoot, tempBackend, uniqueName, waitFor } from "./harness";
+import { realNode, realNodeMissing, realNodeStorage, waitRunning } from "./realnode-harness";
 
 const run = promisify(execFile);
 
@@ -207,11 +206,8 @@ describe.skipIf(missing !== "")(`rotate-secret postgresPassword on the real node
   const backend = tempBackend();
   const stack = uniqueName("it-rotate-pg");
   const ns = uniqueName("rotpg");
-  const placement = `${ns}-on-real-node`;
-  const storageClass = `${ns}-local`;
-  const volume = `${ns}-pgdata`;
+  const storage = realNodeStorage(ns, { volumes: ["pgdata"], apps: ["postgres"] });
   const stackFile = path.join(repoRoot, `Pulumi.${stack}.yaml`);
-  const volumeDir = path.join(repoRoot, ".local/cluster", inject("clusterName"), "volumes", volume);
   const cli = cliRunner(stack, () => ({ ...process.env, ...backend.env }));
 
   async function postgresPod(): Promise<string> {
@@ -244,61 +240,9 @@ describe.skipIf(missing !== "")(`rotate-secret postgresPassword on the real node
 
   beforeAll(async () => {
     const n = realNode();
-    devStackFile(stack, { namespace: ns, postgresImage: n.images.postgres, postgresStorageClass: storageClass });
-    mkdirSync(volumeDir, { recursive: true, mode: 0o700 });
-    // Storage on the real node, and a policy that puts postgres there (the program has no
-    // placement setting for it): as in realnode-platform.test.ts.
-    await kubectlOk(["apply", "-f", "-"], `
-apiVersion: storage.k8s.io/v1
-kind: StorageClass
-metadata: {name: ${storageClass}}
-provisioner: kubernetes.io/no-provisioner
-volumeBindingMode: Immediate
-reclaimPolicy: Retain
----
-apiVersion: v1
-kind: PersistentVolume
-metadata: {name: ${volume}}
-spec:
-  capacity: {storage: 2Gi}
-  accessModes: [ReadWriteOnce]
-  persistentVolumeReclaimPolicy: Retain
-  storageClassName: ${storageClass}
-  local: {path: ${volumeDir}}
-  nodeAffinity:
-    required:
-      nodeSelectorTerms:
-      - matchExpressions: [{key: kubernetes.io/hostname, operator: In, values: [${n.name}]}]
----
-apiVersion: admissionregistration.k8s.io/v1
-kind: MutatingAdmissionPolicy
-metadata: {name: ${placement}}
-spec:
-  matchConstraints:
-    resourceRules:
-    - {apiGroups: [""], apiVersions: [v1], operations: [CREATE], resources: [pods]}
-    namespaceSelector:
-      matchExpressions: [{key: kubernetes.io/metadata.name, operator: In, values: [${ns}]}]
-    objectSelector:
-      matchExpressions: [{key: app.kubernetes.io/name, operator: In, values: [postgres]}]
-  failurePolicy: Fail
-  reinvocationPolicy: Never
-  mutations:
-  - patchType: JSONPatch
-    jsonPatch:
-      expression: >-
-        [
-          JSONPatch{op: "add", path: "/spec/nodeSelector", value: {"${REAL_NODE_LABEL}": "real"}},
-          JSONPatch{op: "add", path: "/spec/tolerations", value:
-            (has(object.spec.tolerations) ? object.spec.tolerations : []) +
-            [Object.spec.tolerations{key: "${REAL_NODE_TAINT}", operator: "Exists", effect: "NoSchedule"}]}
-        ]
----
-apiVersion: admissionregistration.k8s.io/v1
-kind: MutatingAdmissionPolicyBinding
-metadata: {name: ${placement}}
-spec: {policyName: ${placement}}
-`);
+    devStackFile(stack, { namespace: ns, postgresImage: n.images.postgres, postgresStorageClass: storage.storageClass });
+    // Storage on the real node, and a policy that puts postgres there (realnode-harness.ts).
+    await storage.create();
   });
 
   afterAll(async () => {
@@ -307,11 +251,8 @@ spec: {policyName: ${placement}}
     } finally {
       await kubectl(["delete", "pvc", "--all", "-n", ns, "--wait=false"]);
       await kubectl(["delete", "namespace", ns, `${ns}-sandbox`, "--wait=false", "--ignore-not-found"]);
-      await kubectl(["delete", "pv", volume, "--wait=false", "--ignore-not-found"]);
-      await kubectl(["delete", "storageclass", storageClass, "--ignore-not-found"]);
-      await kubectl(["delete", "mutatingadmissionpolicybinding,mutatingadmissionpolicy", placement, "--ignore-not-found"]);
+      await storage.remove();
       if (existsSync(stackFile)) rmSync(stackFile);
-      rmSync(volumeDir, { recursive: true, force: true });
       backend.remove();
     }
   });
