@@ -52,13 +52,20 @@ proc_alive() {
   [ -n "$st" ] && [ "$st" != Z ]
 }
 
-# pid_alive <component>: the pid in its pidfile is running and is that binary.
+# starting <pid>: a child this script just forked that has not exec'd its program yet (its
+# command line is still this script's). Seen once: a liveness check between the fork and the
+# exec took a starting kubelet for an exited one and failed `up`.
+starting() {
+  proc_alive "$1" && [ "$(cut -d' ' -f4 "/proc/$1/stat" 2>/dev/null)" = "$$" ]
+}
+
+# pid_alive <component>: the pid in its pidfile is running and is that binary (or is about to be).
 pid_alive() {
   local f="$dir/run/$1.pid" pid
   [ -f "$f" ] || return 1
   pid=$(cat "$f")
   [ -d "/proc/$pid" ] || return 1
-  tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q -- "$1" || return 1
+  tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q -- "$1" || starting "$pid" || return 1
 }
 
 kubectl_() { "$bin/kubectl" --kubeconfig "$dir/kubeconfig" "$@"; }
@@ -209,6 +216,8 @@ up() {
   fi
   # Anything half-started by an earlier run goes first.
   down >/dev/null 2>&1 || true
+  # A failed `up` leaves nothing running: it stops what it started (the logs stay).
+  trap 'rc=$?; if [ "$rc" -ne 0 ]; then log "up failed: stopping what it started"; down >/dev/null 2>&1 || true; fi' EXIT
   local t0=$SECONDS b; b=$(pick_base)
   local api=$b etcd_c=$((b + 1)) etcd_p=$((b + 2)) kcm=$((b + 3)) sched=$((b + 4)) kwokp=$((b + 5))
   mkdir -p "$dir/logs" "$dir/run" "$dir/hostpath"
@@ -285,6 +294,7 @@ EOF
   # The service-account controller must have made the default ServiceAccount before pods work.
   wait_for "default service account" 60 kubectl_ get serviceaccount default -n default
   [ "$real_nodes" = 0 ] || node_join
+  trap - EXIT
   log "up in $((SECONDS - t0)) s: API https://127.0.0.1:$api, $nodes simulated nodes, $real_nodes real node(s)"
   echo "KUBECONFIG=$dir/kubeconfig"
 }

@@ -38,7 +38,7 @@ node_pid_alive() {
   [ -f "$f" ] || return 1
   pid=$(cat "$f")
   proc_alive "$pid" || return 1
-  tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q -- "${node_bin[$1]}" || return 1
+  tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q -- "${node_bin[$1]}" || starting "$pid" || return 1
 }
 
 # The node's /30: host end .1, node end .2, from the cluster's port base (unique per machine).
