@@ -50,7 +50,7 @@ async function secretData(name: string): Promise<Record<string, string>> {
   return Object.fromEntries(Object.entries(s.data ?? {}).map(([k, v]) => [k, Buffer.from(v, "base64").toString("utf8")]));
 }
 
-/** Every object in the namespace (and the namespace) with its resourceVersion: any change shows. */
+/** Every object in the namespace (and the namespace) with its resourceVersion: each change shows. */
 async function snapshot(): Promise<string[]> {
   const l = await kubectlJson<{ items: { kind: string; metadata: { name: string; resourceVersion: string } }[] }>([
     "get", "deployments,services,configmaps,secrets,persistentvolumeclaims,serviceaccounts,roles,rolebindings", "-n", ns,

@@ -1,7 +1,7 @@
 // Shared helpers for integration tests: the real kubectl against the test cluster, throwaway
 // Pulumi stacks on a temporary file backend, and polling.
 import { execFile } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { inject } from "vitest";
@@ -153,4 +153,57 @@ export function devStackFile(stack: string, extra: Record<string, string> = {}):
   const file = path.join(repoRoot, `Pulumi.${stack}.yaml`);
   writeFileSync(file, text);
   return file;
+}
+
+/**
+ * An earlier commit of this project, checked out beside the repo (a git worktree sharing
+ * node_modules), deploying `stack` through its own command line as its users ran it: the start of
+ * every upgrade test. The stack file lives in the checkout while the earlier version owns it (it
+ * writes its encryption salt there) and comes back with `handOver`.
+ */
+export interface EarlierVersion {
+  /** Checks out the commit and moves the stack file (written by `writeStackFile`) into it. */
+  checkout(writeStackFile: () => void): Promise<void>;
+  /** `up --create` by the earlier version's CLI; throws with its stderr when it fails. The JSON document's status. */
+  up(env: NodeJS.ProcessEnv): Promise<string>;
+  /** This version takes the stack file over, with the earlier one's salt (once; later calls do nothing). */
+  handOver(): void;
+  /** Removes the checkout. */
+  remove(): Promise<void>;
+}
+
+export function earlierVersion(rev: string, stack: string): EarlierVersion {
+  const run = (file: string, args: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv } = {}) =>
+    new Promise<{ stdout: string; stderr: string }>((resolve, reject) =>
+      execFile(file, args, { ...opts, maxBuffer: 64 * 1024 * 1024 }, (e, stdout, stderr) =>
+        e ? reject(new Error(`${path.basename(file)} ${args.slice(0, 3).join(" ")} failed: ${String(stderr).slice(-3000)}`)) : resolve({ stdout, stderr }),
+      ),
+    );
+  const worktree = path.join(mkdtempSync(path.join(os.tmpdir(), "ap-earlier-")), "repo");
+  const stackFile = path.join(repoRoot, `Pulumi.${stack}.yaml`);
+  const theirs = path.join(worktree, `Pulumi.${stack}.yaml`);
+  return {
+    async checkout(writeStackFile) {
+      await run("git", ["-C", repoRoot, "worktree", "add", "--detach", worktree, rev]);
+      symlinkSync(path.join(repoRoot, "node_modules"), path.join(worktree, "node_modules"));
+      writeStackFile();
+      copyFileSync(stackFile, theirs);
+      rmSync(stackFile);
+    },
+    async up(env) {
+      const r = await run(
+        path.join(repoRoot, "node_modules/.bin/tsx"),
+        [path.join(worktree, "automation/cli.ts"), "up", "--stack", stack, "--create", "--yes", "--json", "--retries", "0"],
+        { cwd: worktree, env },
+      );
+      return (JSON.parse(r.stdout) as { status: string }).status;
+    },
+    handOver() {
+      if (!existsSync(stackFile) && existsSync(theirs)) copyFileSync(theirs, stackFile);
+    },
+    async remove() {
+      await run("git", ["-C", repoRoot, "worktree", "remove", "--force", worktree]).catch(() => undefined);
+      rmSync(path.dirname(worktree), { recursive: true, force: true });
+    },
+  };
 }

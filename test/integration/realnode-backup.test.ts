@@ -11,8 +11,8 @@ import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { run } from "../../automation/cli-main";
-import { kubeconfig, kubectl, kubectlJson, kubectlOk, repoRoot, tempBackend, uniqueName, waitFor } from "./harness";
-import { execIn, realNode, realNodeMissing, realNodeStorage, waitRunning } from "./realnode-harness";
+import { kubeconfig, kubectl, kubectlJson, kubectlOk, repoRoot, tempBackend, uniqueName } from "./harness";
+import { postgresPod, psqlIn, realNode, realNodeMissing, realNodeStorage } from "./realnode-harness";
 
 const missing = realNodeMissing();
 const stack = uniqueName("it-backup");
@@ -47,18 +47,9 @@ function procedure(args: string[]): Promise<{ code: number; out: string; err: st
   });
 }
 
-async function postgresPod(): Promise<string> {
-  return waitFor("one ready postgres pod", async () => {
-    const list = await kubectlJson<{ items: { metadata: { name: string; deletionTimestamp?: string } }[] }>(["get", "pods", "-n", ns, "-l", "app.kubernetes.io/name=postgres"]);
-    const live = list.items.filter((p) => !p.metadata.deletionTimestamp);
-    if (live.length !== 1) return undefined;
-    await waitRunning(ns, live[0].metadata.name, 5_000);
-    return live[0].metadata.name;
-  }, 180_000);
-}
 
 const psql = async (sql: string) => {
-  const r = await execIn(ns, await postgresPod(), ["psql", "-h", "/var/run/postgresql", "-U", "engine", "-d", "engine", "-v", "ON_ERROR_STOP=1", "-tA", "-c", sql]);
+  const r = await psqlIn(ns, await postgresPod(ns), sql);
   if (r.code !== 0) throw new Error(`psql failed: ${r.out}`);
   return r.out;
 };

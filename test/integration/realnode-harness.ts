@@ -102,6 +102,24 @@ export async function execIn(ns: string, name: string, cmd: string[]): Promise<{
   return { code: r.code, out: (r.stdout + r.stderr).trim() };
 }
 
+/** The one running postgres pod of the program's stack in `ns` (waits through a rollout). */
+export async function postgresPod(ns: string): Promise<string> {
+  return waitFor("one ready postgres pod", async () => {
+    const list = await kubectlJson<{ items: { metadata: { name: string; deletionTimestamp?: string } }[] }>([
+      "get", "pods", "-n", ns, "-l", "app.kubernetes.io/name=postgres",
+    ]);
+    const live = list.items.filter((p) => !p.metadata.deletionTimestamp);
+    if (live.length !== 1) return undefined;
+    await waitRunning(ns, live[0].metadata.name, 5_000);
+    return live[0].metadata.name;
+  }, 180_000);
+}
+
+/** psql in a postgres pod over its local socket (trust), as the program's database user. */
+export function psqlIn(ns: string, pod: string, sql: string): Promise<{ code: number; out: string }> {
+  return execIn(ns, pod, ["psql", "-X", "-h", "/var/run/postgresql", "-U", "engine", "-d", "engine", "-v", "ON_ERROR_STOP=1", "-tA", "-c", sql]);
+}
+
 /**
  * Storage and placement for a stack of the program on the real node: local volumes there (the
  * cluster admin's kind of storage; the kubelet applies the pod's fsGroup to them) in a StorageClass

@@ -17,7 +17,7 @@ import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { run } from "../../automation/cli-main";
 import { kubectl, kubectlJson, kubectlOk, repoRoot, tempBackend, uniqueName, waitFor } from "./harness";
-import { REAL_NODE_LABEL, REAL_NODE_TAINT, execIn, pod, realNode, realNodeMissing, realNodeStorage, waitRunning } from "./realnode-harness";
+import { REAL_NODE_LABEL, REAL_NODE_TAINT, execIn, pod, postgresPod, psqlIn, realNode, realNodeMissing, realNodeStorage } from "./realnode-harness";
 
 const missing = realNodeMissing();
 const stack = uniqueName("it-real");
@@ -45,20 +45,8 @@ async function platform(args: string[]): Promise<{ code: number; doc: Doc; log: 
   }
 }
 
-const psql = (podName: string, sql: string) =>
-  execIn(ns, podName, ["psql", "-h", "/var/run/postgresql", "-U", "engine", "-d", "engine", "-v", "ON_ERROR_STOP=1", "-tA", "-c", sql]);
+const psql = (podName: string, sql: string) => psqlIn(ns, podName, sql);
 
-async function postgresPod(): Promise<string> {
-  return waitFor("one ready postgres pod", async () => {
-    const list = await kubectlJson<{ items: { metadata: { name: string; deletionTimestamp?: string } }[] }>([
-      "get", "pods", "-n", ns, "-l", "app.kubernetes.io/name=postgres",
-    ]);
-    const live = list.items.filter((p) => !p.metadata.deletionTimestamp);
-    if (live.length !== 1) return undefined;
-    await waitRunning(ns, live[0].metadata.name, 5_000);
-    return live[0].metadata.name;
-  }, 180_000);
-}
 
 interface Exchange {
   result: string;
@@ -118,7 +106,7 @@ describe.skipIf(missing !== "")(`the program's stack on the real node${missing ?
     ]);
     expect(doc.status, log.slice(-4000)).toBe("ok");
     expect(code).toBe(0);
-    const pg = await pod(ns, await postgresPod());
+    const pg = await pod(ns, await postgresPod(ns));
     expect(pg.spec.nodeName).toBe(n.name);
     const engine = await kubectlJson<{ items: { spec: { nodeName: string; containers: { image: string }[] } }[] }>([
       "get", "pods", "-n", ns, "-l", "app.kubernetes.io/name=agent-engine",
@@ -129,7 +117,7 @@ describe.skipIf(missing !== "")(`the program's stack on the real node${missing ?
   });
 
   it("postgres initialised its volume with the generated password and keeps data across a pod restart", async () => {
-    const first = await postgresPod();
+    const first = await postgresPod(ns);
     const logs = await kubectlOk(["logs", "-n", ns, first]);
     expect(logs).toContain("initialised /var/lib/postgresql/data/pgdata (database engine, user engine)");
     // The files are postgres's own (uid 999) on the real node's volume.
@@ -150,7 +138,7 @@ describe.skipIf(missing !== "")(`the program's stack on the real node${missing ?
 
     await kubectlOk(["delete", "pod", first, "-n", ns, "--wait=true"]);
     const second = await waitFor("a new postgres pod", async () => {
-      const name = await postgresPod();
+      const name = await postgresPod(ns);
       return name !== first ? name : undefined;
     }, 180_000);
     expect((await psql(second, "SELECT v FROM proof")).out).toBe("written before the restart");
@@ -159,11 +147,11 @@ describe.skipIf(missing !== "")(`the program's stack on the real node${missing ?
   });
 
   it("a second up changes nothing and the data is still there", async () => {
-    const before = await postgresPod();
+    const before = await postgresPod(ns);
     const { code, doc } = await platform(["up", "--yes"]);
     expect(code).toBe(0);
     expect(Object.entries(doc.summary).filter(([k, v]) => k !== "same" && v > 0)).toEqual([]);
-    expect(await postgresPod()).toBe(before);
+    expect(await postgresPod(ns)).toBe(before);
     expect((await psql(before, "SELECT v FROM proof")).out).toBe("written before the restart");
   });
 

@@ -11,15 +11,14 @@
 // postgresPassword` changes the password inside the database; a real connection over TCP
 // accepts the new password and rejects the old one, and rows written before are still there.
 import { execFile } from "node:child_process";
-import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from "node:fs";
-import * as os from "node:os";
+import { existsSync, readFileSync, rmSync } from "node:fs";
 import * as path from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { generatedInState, type GeneratedInState } from "../../automation/rotate";
 import { GENERATED_SECRET_NAMES, type GeneratedSecretName } from "../../config";
-import { type CliResult, cliRunner, devStackFile, kubectl, kubectlJson, repoRoot, tempBackend, uniqueName, waitFor } from "./harness";
-import { realNode, realNodeMissing, realNodeStorage, waitRunning } from "./realnode-harness";
+import { type CliResult, cliRunner, devStackFile, earlierVersion, kubectl, kubectlJson, repoRoot, tempBackend, uniqueName, waitFor } from "./harness";
+import { postgresPod, psqlIn, realNode, realNodeMissing, realNodeStorage } from "./realnode-harness";
 
 const run = promisify(execFile);
 
@@ -81,27 +80,21 @@ describe("rotate-secret on the simulated nodes", () => {
   const stack = uniqueName("it-rotate");
   const ns = uniqueName("rot");
   const stackFile = path.join(repoRoot, `Pulumi.${stack}.yaml`);
-  const worktree = path.join(mkdtempSync(path.join(os.tmpdir(), "ap-before-rotation-")), "repo");
+  const previous = earlierVersion(BEFORE_IN_PLACE_ROTATION, stack);
   const cli = cliRunner(stack, () => ({ ...process.env, ...backend.env, IT_HAND_SET: "a-hand-set-auth-secret-value" }));
 
   beforeAll(async () => {
-    await run("git", ["-C", repoRoot, "worktree", "add", "--detach", worktree, BEFORE_IN_PLACE_ROTATION]);
-    symlinkSync(path.join(repoRoot, "node_modules"), path.join(worktree, "node_modules"));
     // The previous version deploys from its own checkout, with this stack file.
-    devStackFile(stack, { namespace: ns });
-    copyFileSync(stackFile, path.join(worktree, `Pulumi.${stack}.yaml`));
-    rmSync(stackFile);
+    await previous.checkout(() => devStackFile(stack, { namespace: ns }));
   }, 120_000);
 
   afterAll(async () => {
     try {
-      const previousFile = path.join(worktree, `Pulumi.${stack}.yaml`);
-      if (!existsSync(stackFile) && existsSync(previousFile)) copyFileSync(previousFile, stackFile);
+      previous.handOver();
       await cli(["destroy", "--yes", "--remove-protected"]).catch(() => undefined);
     } finally {
       await kubectl(["delete", "namespace", ns, `${ns}-sandbox`, "--wait=false", "--ignore-not-found"]);
-      await run("git", ["-C", repoRoot, "worktree", "remove", "--force", worktree]).catch(() => undefined);
-      rmSync(path.dirname(worktree), { recursive: true, force: true });
+      await previous.remove();
       rmSync(stackFile, { force: true });
       backend.remove();
     }
@@ -112,16 +105,9 @@ describe("rotate-secret on the simulated nodes", () => {
 
   it("a stack deployed before in-place rotation upgrades with nothing regenerated and no pod rolled", async () => {
     // The previous version's own command line, on this stack file (it writes the encryption salt there).
-    const old = await run(
-      path.join(repoRoot, "node_modules/.bin/tsx"),
-      [path.join(worktree, "automation/cli.ts"), "up", "--stack", stack, "--create", "--yes", "--json", "--retries", "0"],
-      { cwd: worktree, env: { ...process.env, ...backend.env }, maxBuffer: 64 * 1024 * 1024 },
-    ).catch((e: { stdout?: string; stderr?: string }) => {
-      throw new Error(`the previous version's up failed: ${String(e.stderr ?? "").slice(-3000)}`);
-    });
-    expect((JSON.parse(old.stdout) as { status: string }).status).toBe("ok");
+    expect(await previous.up({ ...process.env, ...backend.env })).toBe("ok");
     // This version takes over the stack file (with the encryption salt the previous one wrote).
-    copyFileSync(path.join(worktree, `Pulumi.${stack}.yaml`), stackFile);
+    previous.handOver();
     before = await generatedSecrets(stack, backend.env);
     checksumsBefore = await templateChecksums(ns);
     expect(Object.keys(checksumsBefore).sort()).toEqual([...DEPLOYMENTS].sort());
@@ -210,22 +196,6 @@ describe.skipIf(missing !== "")(`rotate-secret postgresPassword on the real node
   const stackFile = path.join(repoRoot, `Pulumi.${stack}.yaml`);
   const cli = cliRunner(stack, () => ({ ...process.env, ...backend.env }));
 
-  async function postgresPod(): Promise<string> {
-    return waitFor("one ready postgres pod", async () => {
-      const list = await kubectlJson<{ items: { metadata: { name: string; deletionTimestamp?: string } }[] }>([
-        "get", "pods", "-n", ns, "-l", "app.kubernetes.io/name=postgres",
-      ]);
-      const live = list.items.filter((p) => !p.metadata.deletionTimestamp);
-      if (live.length !== 1) return undefined;
-      await waitRunning(ns, live[0].metadata.name, 5_000);
-      return live[0].metadata.name;
-    }, 180_000);
-  }
-
-  /** psql over the pod's local socket (trust), as the image's superuser. */
-  const psqlLocal = async (pod: string, sql: string) =>
-    kubectl(["exec", "-n", ns, pod, "--", "psql", "-X", "-h", "/var/run/postgresql", "-U", "engine", "-d", "engine", "-v", "ON_ERROR_STOP=1", "-tA", "-c", sql]);
-
   /**
    * A real password login: psql over TCP (SCRAM-SHA-256 against the server's stored verifier),
    * the password on stdin, never in argv.
@@ -260,8 +230,8 @@ describe.skipIf(missing !== "")(`rotate-secret postgresPassword on the real node
   it("changes the password inside the database first: the new one logs in, the old one is rejected, the data stays", async () => {
     const up = await cli(["up", "--create", "--yes"]);
     expect(up.code, up.log.slice(-4000)).toBe(0);
-    const first = await postgresPod();
-    expect((await psqlLocal(first, "CREATE TABLE proof (v text); INSERT INTO proof VALUES ('written before the rotation')")).code).toBe(0);
+    const first = await postgresPod(ns);
+    expect((await psqlIn(ns, first, "CREATE TABLE proof (v text); INSERT INTO proof VALUES ('written before the rotation')")).code).toBe(0);
     const oldPassword = (await secretValues(ns, "ai-2501-postgres")).POSTGRES_PASSWORD;
     expect(await loginOverTcp(first, oldPassword)).toEqual({ code: 0, out: "written before the rotation" });
     const checksumsBefore = await templateChecksums(ns);
@@ -286,7 +256,7 @@ describe.skipIf(missing !== "")(`rotate-secret postgresPassword on the real node
 
     // The rolled postgres pod, on the same volume: real logins over TCP.
     const second = await waitFor("the rolled postgres pod", async () => {
-      const p = await postgresPod();
+      const p = await postgresPod(ns);
       return p !== first ? p : undefined;
     }, 180_000);
     expect(await loginOverTcp(second, newPassword)).toEqual({ code: 0, out: "written before the rotation" });
@@ -294,9 +264,9 @@ describe.skipIf(missing !== "")(`rotate-secret postgresPassword on the real node
     expect(old.code).not.toBe(0);
     expect(old.out).toMatch(/password authentication failed for user "engine"/);
     // The server stores a SCRAM verifier, never the password.
-    const stored = await psqlLocal(second, "SELECT rolpassword FROM pg_authid WHERE rolname = 'engine'");
-    expect(stored.stdout.trim()).toMatch(/^SCRAM-SHA-256\$4096:/);
-    expect(stored.stdout).not.toContain(newPassword);
+    const stored = await psqlIn(ns, second, "SELECT rolpassword FROM pg_authid WHERE rolname = 'engine'");
+    expect(stored.out).toMatch(/^SCRAM-SHA-256\$4096:/);
+    expect(stored.out).not.toContain(newPassword);
 
     const preview = await cli(["preview"]);
     expect(preview.code, JSON.stringify(preview.doc.changes)).toBe(0);

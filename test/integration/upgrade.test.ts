@@ -1,22 +1,18 @@
 // A stack deployed by the previous release of this program (random-suffixed names, no owner
 // annotations; run from a git worktree of that commit) is upgraded in place by this one: the
 // generated secrets keep their values, the postgres claim, its volume and the data on it stay.
-import { execFile } from "node:child_process";
-import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
-import * as os from "node:os";
+import { readFileSync, rmSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
-import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { cliRunner, devStackFile, kubectl, kubectlJson, repoRoot, tempBackend, uniqueName } from "./harness";
+import { cliRunner, devStackFile, earlierVersion, kubectl, kubectlJson, repoRoot, tempBackend, uniqueName } from "./harness";
 
 /** The last release before stable names and owner annotations. */
 const PREVIOUS_RELEASE = "430b8fe";
 
-const run = promisify(execFile);
 const backend = tempBackend();
 const stack = uniqueName("it-upgrade");
 const ns = uniqueName("upg");
-const worktree = path.join(mkdtempSync(path.join(os.tmpdir(), "ap-previous-")), "repo");
+const previous = earlierVersion(PREVIOUS_RELEASE, stack);
 const stackFile = path.join(repoRoot, `Pulumi.${stack}.yaml`);
 const cli = cliRunner(stack, () => ({ ...process.env, ...backend.env }));
 
@@ -43,24 +39,17 @@ async function onlyPvc(): Promise<Pvc> {
 }
 
 beforeAll(async () => {
-  await run("git", ["-C", repoRoot, "worktree", "add", "--detach", worktree, PREVIOUS_RELEASE]);
-  symlinkSync(path.join(repoRoot, "node_modules"), path.join(worktree, "node_modules"));
   // The previous release, driven through its own command line, as its users ran it.
-  devStackFile(stack, { namespace: ns });
-  copyFileSync(stackFile, path.join(worktree, `Pulumi.${stack}.yaml`));
-  rmSync(stackFile);
+  await previous.checkout(() => devStackFile(stack, { namespace: ns }));
 }, 120_000);
 
 afterAll(async () => {
   try {
-    if (!existsSync(stackFile) && existsSync(path.join(worktree, `Pulumi.${stack}.yaml`))) {
-      copyFileSync(path.join(worktree, `Pulumi.${stack}.yaml`), stackFile);
-    }
+    previous.handOver();
     await cli(["destroy", "--yes", "--remove-protected"]).catch(() => undefined);
   } finally {
     await kubectl(["delete", "namespace", ns, "--wait=false", "--ignore-not-found"]);
-    await run("git", ["-C", repoRoot, "worktree", "remove", "--force", worktree]).catch(() => undefined);
-    rmSync(path.dirname(worktree), { recursive: true, force: true });
+    await previous.remove();
     rmSync(stackFile, { force: true });
     backend.remove();
   }
@@ -72,12 +61,7 @@ describe(`upgrade from ${PREVIOUS_RELEASE}`, () => {
   let marker: string;
 
   it("the previous release deploys the stack", async () => {
-    const r = await run(
-      path.join(repoRoot, "node_modules/.bin/tsx"),
-      [path.join(worktree, "automation/cli.ts"), "up", "--stack", stack, "--create", "--yes", "--json", "--retries", "0"],
-      { cwd: worktree, env: { ...process.env, ...backend.env }, maxBuffer: 64 * 1024 * 1024 },
-    );
-    expect((JSON.parse(r.stdout) as { status: string }).status).toBe("ok");
+    expect(await previous.up({ ...process.env, ...backend.env })).toBe("ok");
     const names = (await kubectlJson<{ items: { metadata: { name: string } }[] }>(["get", "deployments", "-n", ns])).items.map((d) => d.metadata.name);
     // Random-suffixed, as that release named them.
     expect(names.some((n) => /^platform-engine-deployment-[0-9a-f]{8}$/.test(n))).toBe(true);
@@ -93,7 +77,7 @@ describe(`upgrade from ${PREVIOUS_RELEASE}`, () => {
   });
 
   it("this release upgrades it: same secrets, same claim, same volume, same data, then no drift", async () => {
-    copyFileSync(path.join(worktree, `Pulumi.${stack}.yaml`), stackFile); // with that stack's encryption salt
+    previous.handOver(); // the stack file, with that stack's encryption salt
     const up = await cli(["up", "--yes"]);
     expect(up.code, up.log.slice(-4000)).toBe(0);
     // The PVC and the generated secrets were neither replaced nor deleted.
