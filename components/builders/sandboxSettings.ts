@@ -290,16 +290,8 @@ export function sandboxSettingsProblems(s: SandboxSettings): SandboxProblem[] {
   checkLabels("sandboxDns.namespaceLabels", s.dns.namespaceLabels, true, add);
   checkLabels("sandboxDns.podLabels", s.dns.podLabels, false, add);
 
-  for (const [name, list] of [["commandCenterIngressFrom", s.commandCenterIngressFrom], ["engineIngressFrom", s.engineIngressFrom]] as const) {
-    list.forEach((src, i) => {
-      const key = `${name}[${i}]`;
-      if ("cidr" in src) checkAddressRange(key, src.cidr, src.except ?? [], add);
-      else {
-        checkLabels(`${key}.namespaceLabels`, src.namespaceLabels, false, add);
-        if (src.podLabels) checkLabels(`${key}.podLabels`, src.podLabels, false, add);
-      }
-    });
-  }
+  checkIngressSources("commandCenterIngressFrom", s.commandCenterIngressFrom, add);
+  checkIngressSources("engineIngressFrom", s.engineIngressFrom, add);
 
   if (s.admissionAction !== "Deny" && s.admissionAction !== "Warn") {
     add("sandboxAdmissionAction", "must be Deny, or Warn (admit, warn and audit: a dry run)", "Deny");
@@ -325,10 +317,15 @@ export function sandboxSettingsProblems(s: SandboxSettings): SandboxProblem[] {
 
 type Add = (key: string, rule: string, example: string) => void;
 
-/** The problems of an ingress source list of another key (metricsIngressFrom): the rules the two above follow. */
-export function ingressSourceProblems(name: string, list: IngressSource[]): SandboxProblem[] {
+/** The problems of an ingress source list of another key (metricsIngressFrom): the same rules as the engine's and command center's. */
+export function ingressSourceProblems(name: string, list: readonly IngressSource[]): SandboxProblem[] {
   const out: SandboxProblem[] = [];
-  const add: Add = (key, rule, example) => out.push({ key, rule, example });
+  checkIngressSources(name, list, (key, rule, example) => out.push({ key, rule, example }));
+  return out;
+}
+
+/** Each source of an ingress list: an address range (with its exceptions) or namespace/pod labels. */
+function checkIngressSources(name: string, list: readonly IngressSource[], add: Add): void {
   list.forEach((src, i) => {
     const key = `${name}[${i}]`;
     if ("cidr" in src) checkAddressRange(key, src.cidr, src.except ?? [], add);
@@ -337,7 +334,6 @@ export function ingressSourceProblems(name: string, list: IngressSource[]): Sand
       if (src.podLabels) checkLabels(`${key}.podLabels`, src.podLabels, false, add);
     }
   });
-  return out;
 }
 
 function checkAddressRange(key: string, cidr: string, except: string[], add: Add): void {
