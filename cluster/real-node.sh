@@ -65,7 +65,7 @@ node_requirements() {
   [ -f "$repo/.local/images.env" ] || die "$repo/.local/images.env is missing: run images/build.sh"
   # shellcheck source=/dev/null
   source "$repo/.local/images.env"
-  for t in "$IMAGE_PAUSE_TAR" "$IMAGE_TOOLS_TAR" "$IMAGE_POSTGRES_TAR" "$IMAGE_ENGINE_TAR" "$IMAGE_EXECUTOR_TAR"; do
+  for t in "$IMAGE_PAUSE_TAR" "$IMAGE_TOOLS_TAR" "$IMAGE_POSTGRES_TAR" "$IMAGE_NODE_TAR" "$IMAGE_ENGINE_TAR" "$IMAGE_EXECUTOR_TAR"; do
     [ -s "$t" ] || die "image $t is missing: run images/build.sh"
   done
 }
@@ -378,7 +378,7 @@ node_images() {
   set -e
   # Images without a registry: the tarballs built by images/build.sh.
   local i
-  for i in "$IMAGE_PAUSE_TAR" "$IMAGE_TOOLS_TAR" "$IMAGE_POSTGRES_TAR"; do
+  for i in "$IMAGE_PAUSE_TAR" "$IMAGE_TOOLS_TAR" "$IMAGE_POSTGRES_TAR" "$IMAGE_NODE_TAR"; do
     ctr_ images import "$i"
   done
   # The engine stand-in and the executor go through the authenticated registry.

@@ -9,6 +9,9 @@
 #   ecr-refresh  tools with ecr-refresh as entry point: the ECR pull-secret refresher's image
 #             (pullSecretRefresh.image; the CronJob runs /bin/ecr-refresh, also in tools)
 #   postgres  PostgreSQL 15 from Debian's packages (debootstrap), postgres user 999:999
+#   node      the postgres image's Debian root plus the project's pinned Node.js binary
+#             (node_modules/.bin/node) at /usr/local/bin/node: the executor cleanup's image on the
+#             real node (the CronJob runs `node -e`; in production the engine image has node)
 # Writes .local/images.env (the tarballs and references) for cluster/cluster.sh and the tests.
 #
 #   images/build.sh           build what is missing (a warm run builds nothing)
@@ -30,6 +33,9 @@ mkdir -p "$out"
 format=1
 tools_hash=$( (echo "$format $GGCR_VERSION"; cat "$repo"/images/tools/go.mod "$repo"/images/tools/go.sum "$repo"/images/tools/*/*.go) | sha256sum | cut -c1-12)
 pg_hash=$( (echo "$format"; cat "$repo"/images/postgres/*) | sha256sum | cut -c1-12)
+node_bin="$repo/node_modules/.bin/node"
+node_version=$("$node_bin" --version 2>/dev/null | sed 's/^v//') || true
+node_hash=$(echo "$pg_hash $node_version" | sha256sum | cut -c1-12)
 # The registry inside the real node's network namespace (cluster/cluster.sh) listens here.
 registry=127.0.0.1:5000
 
@@ -40,12 +46,14 @@ declare -A ref=(
   [engine]="$registry/agents/engine:t-$tools_hash"
   [postgres]="agent-platform.local/postgres:15-$pg_hash"
   [ecr-refresh]="agent-platform.local/ecr-refresh:$tools_hash"
+  [node]="agent-platform.local/node:$node_version-$node_hash"
 )
 declare -A tar=(
   [pause]="$out/pause-$tools_hash.tar" [tools]="$out/tools-$tools_hash.tar"
   [executor]="$out/executor-$tools_hash.tar" [engine]="$out/engine-$tools_hash.tar"
   [postgres]="$out/postgres-$pg_hash.tar"
   [ecr-refresh]="$out/ecr-refresh-$tools_hash.tar"
+  [node]="$out/node-$node_hash.tar"
 )
 
 if [ "$(id -u)" != 0 ]; then
@@ -55,7 +63,8 @@ if [ "$(id -u)" != 0 ]; then
 fi
 
 missing=()
-for i in pause tools executor engine postgres ecr-refresh; do [ -s "${tar[$i]}" ] || missing+=("$i"); done
+[ -n "$node_version" ] || die "$node_bin does not run: run scripts/setup.sh (npm ci) first"
+for i in pause tools executor engine postgres ecr-refresh node; do [ -s "${tar[$i]}" ] || missing+=("$i"); done
 if [ "$mode" = --check ]; then
   [ ${#missing[@]} -eq 0 ] || { log "missing: ${missing[*]}"; exit 1; }
 fi
@@ -97,25 +106,40 @@ build_postgres() {
   rm -rf "$work"
 }
 
+build_node() {
+  [ -s "${tar[postgres]}" ] || die "the node image builds on the postgres image, which is missing"
+  local work; work=$(mktemp -d)
+  install -D -m 0755 "$(readlink -f "$node_bin")" "$work/root/usr/local/bin/node"
+  layer_tar "$work/root" "$work/layer.tar"
+  "$imgtool" image --ref "${ref[node]}" --out "${tar[node]}" --base "${tar[postgres]}" --layer "$work/layer.tar" \
+    --entrypoint '["/usr/local/bin/node"]' --user 1000:1000 --env LANG=C.UTF-8 >/dev/null
+  rm -rf "$work"
+}
+
 timed() { local t0=$SECONDS; "$@"; log "$1: $((SECONDS - t0)) s"; }
 for i in "${missing[@]}"; do
   case "$i" in
     pause | tools | executor | engine | ecr-refresh)
       [ -s "${tar[tools]}" ] && [ -s "${tar[executor]}" ] && [ -s "${tar[engine]}" ] && [ -s "${tar[pause]}" ] && [ -s "${tar[ecr-refresh]}" ] || timed build_tools ;;
     postgres) timed build_postgres ;;
+    node) ;;
   esac
+done
+# The node image goes on top of the postgres image: after it.
+for i in "${missing[@]}"; do
+  if [ "$i" = node ]; then timed build_node; fi
 done
 
 # Builds of the same images from other inputs go once unused for two days (another checkout
 # sharing this cache may still use a recent one).
 touch "${tar[@]}"
-for i in pause tools executor engine postgres ecr-refresh; do
+for i in pause tools executor engine postgres ecr-refresh node; do
   find "$out" -maxdepth 1 -name "$i-*.tar" -mtime +2 ! -path "${tar[$i]}" -delete
 done
 
 mkdir -p "$repo/.local"
 {
-  for i in pause tools executor engine postgres ecr-refresh; do
+  for i in pause tools executor engine postgres ecr-refresh node; do
     u=$(echo "$i" | tr a-z- A-Z_)
     printf 'IMAGE_%s_REF=%s\nIMAGE_%s_TAR=%s\n' "$u" "${ref[$i]}" "$u" "${tar[$i]}"
   done

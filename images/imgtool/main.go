@@ -1,11 +1,12 @@
 // imgtool builds container images without a Docker engine and pushes them to a registry.
 // It is the project's own small tool for the real node (docs/real-node.md):
 //
-//	imgtool image --ref REF --out FILE.tar --layer ROOTFS.tar [--layer ...] [--entrypoint JSON]
-//	        [--cmd JSON] [--user UID:GID] [--env K=V ...] [--workdir DIR]
+//	imgtool image --ref REF --out FILE.tar [--base IMAGE.tar] --layer ROOTFS.tar [--layer ...]
+//	        [--entrypoint JSON] [--cmd JSON] [--user UID:GID] [--env K=V ...] [--workdir DIR]
 //	    writes a docker-archive tarball (what `ctr images import` reads) of an image whose
-//	    layers are the given uncompressed tars, with a fixed creation time, so the same
-//	    inputs give the same image digest.
+//	    layers are the given uncompressed tars (on top of the base image's layers, whose
+//	    config is not kept), with a fixed creation time, so the same inputs give the same
+//	    image digest.
 //	imgtool push --tar FILE.tar --to REF --username U --password-file F [--ca CA.crt]
 //	    pushes that image to a registry with basic authentication over TLS.
 //	imgtool htpasswd USER PASSWORD-FILE
@@ -83,6 +84,7 @@ func image(args []string) error {
 	cmd := fs.String("cmd", "", "command, a JSON list")
 	user := fs.String("user", "", "user (uid:gid)")
 	workdir := fs.String("workdir", "", "working directory")
+	base := fs.String("base", "", "a tarball written by `imgtool image` whose layers come first")
 	var layers, env multi
 	fs.Var(&layers, "layer", "an uncompressed layer tar (repeatable, lowest first)")
 	fs.Var(&env, "env", "K=V (repeatable)")
@@ -97,6 +99,19 @@ func image(args []string) error {
 		return err
 	}
 	img := empty.Image
+	if *base != "" {
+		b, err := tarball.ImageFromPath(*base, nil)
+		if err != nil {
+			return fmt.Errorf("base %s: %w", *base, err)
+		}
+		bl, err := b.Layers()
+		if err != nil {
+			return fmt.Errorf("base %s: %w", *base, err)
+		}
+		if img, err = mutate.AppendLayers(img, bl...); err != nil {
+			return err
+		}
+	}
 	for _, l := range layers {
 		layer, err := tarball.LayerFromFile(l, tarball.WithCompressionLevel(6))
 		if err != nil {

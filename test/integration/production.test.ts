@@ -6,10 +6,9 @@
 // the postgres backup CronJob's pod admitted and scheduled with its claim bound.
 //
 // What this does NOT prove (KWOK runs no containers, no ingress controller or cert-manager runs):
-// that a controller serves the Ingress or issues the certificate, that the PreStop hook delays
-// SIGTERM, that the engine drains, that pg_dump runs, or that the CronJob's container runs in its
-// image (the cleanup program is run here on the host with node, with the CronJob's own token and
-// settings).
+// that a controller serves the Ingress or issues the certificate, or that the engine drains.
+// The PreStop sleep's effect and the cleanup program in a container are proven on the real node
+// (realnode-platform.test.ts), pg_dump and pg_restore in realnode-backup.test.ts.
 import { execFile } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import * as os from "node:os";

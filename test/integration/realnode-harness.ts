@@ -19,7 +19,7 @@ export interface RealNode {
   ip: string;
   podCidr: string;
   registry: { server: string; username: string; password: string };
-  images: { tools: string; postgres: string; engine: string; executor: string; pause: string };
+  images: { tools: string; postgres: string; engine: string; executor: string; pause: string; node: string };
   /** The tag of the engine and executor images in the registry. */
   imageTag: string;
 }
@@ -52,6 +52,7 @@ export function realNode(): RealNode {
       engine: need("IMAGE_ENGINE_REF"),
       executor: need("IMAGE_EXECUTOR_REF"),
       pause: need("IMAGE_PAUSE_REF"),
+      node: need("IMAGE_NODE_REF"),
     },
     imageTag: need("IMAGE_TAG"),
   };

@@ -9,7 +9,12 @@
 //    EXECUTOR_MCP_K8S_NAMESPACE, attaches over stdin/stdout, exchanges a line, deletes the pod.
 //    The executor pod goes through the program's sandbox for real: its admission policies, its
 //    pod defaults (sandboxPodDefaults put it on the real node), and the sandbox's default
-//    ServiceAccount, whose pull secret pulls the executor image.
+//    ServiceAccount, whose pull secret pulls the executor image;
+//  - the engine's PreStop hook (the built-in 10-second sleep): a deleted engine pod leaves the
+//    Service's ready endpoints at once and its container gets SIGTERM only after the sleep;
+//  - the executor cleanup CronJob's program runs in a real container (the node image built here:
+//    Debian plus the project's pinned Node.js, standing in for the engine image the CronJob uses
+//    by default) with its own ServiceAccount, and deletes an orphaned executor pod.
 // The program has no placement setting for the engine and postgres, so a
 // MutatingAdmissionPolicy (the cluster admin's tool) puts those two on the real node.
 import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -17,13 +22,14 @@ import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { run } from "../../automation/cli-main";
 import { kubectl, kubectlJson, kubectlOk, repoRoot, tempBackend, uniqueName, waitFor } from "./harness";
+import { createPod, minimalPod, type Json } from "./sandboxKube";
 import { REAL_NODE_LABEL, REAL_NODE_TAINT, execIn, pod, postgresPod, psqlIn, realNode, realNodeMissing, realNodeStorage } from "./realnode-harness";
 
 const missing = realNodeMissing();
 const stack = uniqueName("it-real");
 const ns = uniqueName("apr");
 const execNs = `${ns}-exec`;
-const storage = realNodeStorage(ns, { volumes: ["pgdata"], apps: ["postgres", "agent-engine"] });
+const storage = realNodeStorage(ns, { volumes: ["pgdata"], apps: ["postgres", "agent-engine", "executor-cleanup"] });
 const backend = tempBackend();
 const stackFile = path.join(repoRoot, `Pulumi.${stack}.yaml`);
 
@@ -103,6 +109,9 @@ describe.skipIf(missing !== "")(`the program's stack on the real node${missing ?
       "--config", `imageTag=${n.imageTag}`,
       "--config", `postgresImage=${n.images.postgres}`,
       "--config", `postgresStorageClass=${storage.storageClass}`,
+      // The cleanup CronJob, scheduled never to fire during the test (the test starts its Job).
+      "--config", "executorCleanupSchedule=0 0 1 1 *",
+      "--config", `executorCleanupImage=${n.images.node}`,
     ]);
     expect(doc.status, log.slice(-4000)).toBe("ok");
     expect(code).toBe(0);
@@ -175,5 +184,98 @@ describe.skipIf(missing !== "")(`the program's stack on the real node${missing ?
     // Nothing is left behind in the executor namespace.
     const left = await kubectlJson<{ items: unknown[] }>(["get", "pods", "-n", execNs]);
     expect(left.items).toEqual([]);
+  });
+
+  it("a deleted engine pod leaves the Service's ready endpoints at once and gets SIGTERM only after the PreStop sleep", async () => {
+    const engine = await kubectlJson<{ items: { metadata: { name: string; deletionTimestamp?: string }; status: { podIP?: string } }[] }>([
+      "get", "pods", "-n", ns, "-l", "app.kubernetes.io/name=agent-engine",
+    ]);
+    const live = engine.items.filter((p) => !p.metadata.deletionTimestamp);
+    expect(live).toHaveLength(1);
+    const { name } = live[0].metadata;
+    const ip = live[0].status.podIP;
+    expect(ip).toBeTruthy();
+    const services = await kubectlJson<{ items: { metadata: { name: string } }[] }>(["get", "services", "-n", ns, "-l", "app.kubernetes.io/name=agent-engine"]);
+    expect(services.items).toHaveLength(1);
+    const service = services.items[0].metadata.name;
+    const endpointReady = async (): Promise<boolean> => {
+      const slices = await kubectlJson<{ items: { endpoints?: { addresses: string[]; conditions?: { ready?: boolean } }[] }[] }>([
+        "get", "endpointslices", "-n", ns, "-l", `kubernetes.io/service-name=${service}`,
+      ]);
+      return slices.items.some((s) => (s.endpoints ?? []).some((e) => e.addresses.includes(ip ?? "") && e.conditions?.ready === true));
+    };
+    expect(await endpointReady()).toBe(true);
+
+    const t0 = Date.now();
+    await kubectlOk(["delete", "pod", name, "-n", ns, "--wait=false"]);
+    let leftEndpoints: number | undefined;
+    let gone: number | undefined;
+    let runningAfter5s = false;
+    while (gone === undefined && Date.now() - t0 < 120_000) {
+      if (leftEndpoints === undefined && !(await endpointReady())) leftEndpoints = Date.now() - t0;
+      const p = await kubectl(["get", "pod", name, "-n", ns, "-o", "json"]);
+      if (p.code !== 0) {
+        if (/NotFound/.test(p.stderr)) gone = Date.now() - t0;
+        continue;
+      }
+      const state = (JSON.parse(p.stdout) as { status: { containerStatuses?: { state: { running?: unknown } }[] } }).status.containerStatuses?.[0]?.state;
+      if (Date.now() - t0 > 5_000 && state?.running !== undefined) runningAfter5s = true;
+      await new Promise((r) => setTimeout(r, 250));
+    }
+    // The endpoint goes at once (the EndpointSlice controller acts on the deletion), the container
+    // keeps running through the 10-second sleep, then SIGTERM stops it (the stand-in exits on
+    // SIGTERM): far less than the 300-second grace period, after which the kubelet would kill it.
+    console.info(`[prestop] endpoint not ready after ${leftEndpoints} ms, pod gone after ${gone} ms, container running after 5 s: ${runningAfter5s}`);
+    expect(leftEndpoints, "the endpoint never left the Service's ready endpoints").toBeDefined();
+    expect(leftEndpoints).toBeLessThan(5_000);
+    expect(runningAfter5s).toBe(true);
+    expect(gone, "the pod was not gone after 120 s").toBeDefined();
+    expect(gone).toBeGreaterThanOrEqual(10_000);
+    expect(gone).toBeLessThan(60_000);
+  });
+
+  it("the executor cleanup CronJob's program, in a real container with its own identity, deletes an orphaned executor pod and keeps a young one", async () => {
+    const n = realNode();
+    const executor = (name: string) => minimalPod(name, execNs, n.images.executor);
+    const orphan = uniqueName("orphan");
+    const young = uniqueName("young");
+    expect((await createPod(executor(orphan))).code).toBe(0);
+    // The configured minimum age is 5 minutes; the Job below is the CronJob's own template with
+    // MAX_AGE_SECONDS lowered to 30 (same image, program, identity, placement and policies).
+    const maxAge = 30;
+    await new Promise((r) => setTimeout(r, (maxAge + 5) * 1000));
+    expect((await createPod(executor(young))).code).toBe(0);
+
+    const cronJobs = await kubectlJson<{ items: { metadata: { name: string }; spec: { jobTemplate: { metadata?: Record<string, unknown>; spec: Json } } }[] }>([
+      "get", "cronjobs", "-n", ns, "-l", "app.kubernetes.io/name=executor-cleanup",
+    ]);
+    expect(cronJobs.items).toHaveLength(1);
+    const cron = cronJobs.items[0];
+    const spec = JSON.parse(JSON.stringify(cron.spec.jobTemplate.spec)) as { template: { spec: { containers: { image: string; env: { name: string; value: string }[] }[] } } };
+    const container = spec.template.spec.containers[0];
+    expect(container.image).toBe(n.images.node);
+    const env = container.env.find((e) => e.name === "MAX_AGE_SECONDS");
+    expect(env).toBeDefined();
+    if (env) env.value = String(maxAge);
+    const job = `${cron.metadata.name}-it`;
+    await kubectlOk(["create", "-f", "-"], JSON.stringify({
+      apiVersion: "batch/v1", kind: "Job",
+      metadata: { name: job, namespace: ns, labels: cron.spec.jobTemplate.metadata?.labels },
+      spec,
+    }));
+    const done = await waitFor(`job ${job} finished`, async () => {
+      const j = await kubectlJson<{ status: { succeeded?: number; failed?: number } }>(["get", "job", job, "-n", ns]);
+      return (j.status.succeeded ?? 0) > 0 || (j.status.failed ?? 0) > 0 ? j.status : undefined;
+    }, 180_000);
+    const logs = await kubectlOk(["logs", "-n", ns, `job/${job}`]);
+    expect(done.succeeded, logs).toBe(1);
+    const jobPods = await kubectlJson<{ items: { spec: { nodeName: string } }[] }>(["get", "pods", "-n", ns, "-l", `job-name=${job}`]);
+    expect(jobPods.items.map((p) => p.spec.nodeName)).toContain(n.name);
+    expect(logs).toContain(`deleted pod ${execNs}/${orphan}`);
+    expect(logs).not.toContain(young);
+    expect(logs).toMatch(/executor cleanup: \d+ deleted, \d+ kept in /);
+    expect((await kubectl(["get", "pod", orphan, "-n", execNs])).stderr).toMatch(/NotFound/);
+    expect((await kubectl(["get", "pod", young, "-n", execNs])).code).toBe(0);
+    await kubectl(["delete", "pod", young, "-n", execNs, "--wait=false"]);
   });
 });
