@@ -10,6 +10,10 @@
 # and each ratio is to a baseline measured in this same run.
 #
 #   bash scripts/bench.sh [--reps N] [--parallel-reps N] [--stacks N]
+#   bash scripts/bench.sh --trace [--reps N]
+#       where a no-op `up` goes instead: the CLI's `up` next to a bare `pulumi up` (N times each),
+#       then one `pulumi up` with Pulumi's OpenTelemetry trace (--otel-traces) and CPU profiles of
+#       its Node.js processes, summarised by scripts/trace-summary.ts (files kept in .local/trace).
 #
 # Needs the toolchain (bash scripts/setup.sh); builds Helm on first use (toolchain/build.sh helm,
 # benchmark only). Starts its own cluster (`--name bench`, simulated nodes only), a temporary
@@ -18,9 +22,10 @@ set -euo pipefail
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$repo"
 
-reps=5 parallel_reps=2 stacks=8
+reps=5 parallel_reps=2 stacks=8 trace=
 while [ $# -gt 0 ]; do
   case "$1" in
+    --trace) trace=1; shift ;;
     --reps) reps=$2; shift 2 ;;
     --parallel-reps) parallel_reps=$2; shift 2 ;;
     --stacks) stacks=$2; shift 2 ;;
@@ -31,7 +36,7 @@ cluster=${BENCH_CLUSTER_NAME:-bench}
 log() { printf '[bench] %s\n' "$*" >&2; }
 
 bash toolchain/build.sh --check >/dev/null 2>&1 || { echo "bench: the toolchain is missing: run bash scripts/setup.sh first" >&2; exit 1; }
-bash toolchain/build.sh helm
+[ -n "$trace" ] || bash toolchain/build.sh helm
 bash scripts/build-cli.sh >/dev/null
 
 tmp=$(mktemp -d /tmp/agent-platform-bench.XXXXXX)
@@ -171,6 +176,27 @@ log "warm-up"
 new_stack "bw-$id" "bw-$id"
 platform up --stack "bw-$id" --create --yes
 platform preview --stack "bw-$id"
+
+if [ -n "$trace" ]; then
+  out="$repo/.local/trace"
+  rm -rf "$out"; mkdir -p "$out/cpu"
+  # The CLI's no-op `up` and a bare `pulumi up` of the same stack (Pulumi.yaml refreshes both).
+  bare_up() { bash scripts/with-env.sh pulumi up --stack "bw-$id" --yes --skip-preview >"$tmp/bare.log" 2>&1 || { tail -30 "$tmp/bare.log" >&2; return 1; }; }
+  for i in $(seq 1 "$reps"); do
+    timed platform_noop up_noop "bw-$id"
+    timed pulumi_noop bare_up
+  done
+  log "one traced bare pulumi up (files in $out)"
+  NODE_OPTIONS="--cpu-prof --cpu-prof-dir=$out/cpu" bash scripts/with-env.sh pulumi up --stack "bw-$id" --yes --skip-preview \
+    --otel-traces "file://$out/up-noop.json" >"$out/up-noop.log" 2>&1 || { tail -30 "$out/up-noop.log" >&2; exit 1; }
+  printf '\nBenchmark --trace %s, %s cores, load average %s; medians of %s (min):\n' "$(date -u '+%Y-%m-%d %H:%M UTC')" "$(nproc)" "$(cut -d' ' -f1-3 /proc/loadavg)" "$reps"
+  for f in platform_noop pulumi_noop; do
+    printf '  %-14s %s s (min %s s)\n' "$f" "$(sort -n "$tmp/times/$f" | awk '{ v[NR] = $1 } END { printf "%.2f", (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }')" "$(sort -n "$tmp/times/$f" | head -1)"
+  done
+  node_modules/.bin/tsx scripts/trace-summary.ts "$out/up-noop.json" "$out/cpu"
+  delete_namespaces "bw-$id" "bw-$id-sandbox"
+  exit 0
+fi
 delete_namespaces "bw-$id" "bw-$id-sandbox"
 
 for i in $(seq 1 "$reps"); do
