@@ -11,9 +11,11 @@
 #
 #   bash scripts/bench.sh [--reps N] [--parallel-reps N] [--stacks N]
 #   bash scripts/bench.sh --trace [--reps N]
-#       where a no-op `up` goes instead: the CLI's `up` next to a bare `pulumi up` (N times each),
-#       then one `pulumi up` with Pulumi's OpenTelemetry trace (--otel-traces) and CPU profiles of
-#       its Node.js processes, summarised by scripts/trace-summary.ts (files kept in .local/trace).
+#       where a no-op `up` goes instead: the CLI's `up` next to a bare `pulumi up` of the same stack
+#       and Pulumi's floor (`pulumi up`/`preview` of a one-ConfigMap JavaScript program), N times
+#       each, then one `pulumi up` with Pulumi's OpenTelemetry trace (--otel-traces) and CPU
+#       profiles of its Node.js processes, summarised by scripts/trace-summary.ts (files kept in
+#       .local/trace).
 #
 # Needs the toolchain (bash scripts/setup.sh); builds Helm on first use (toolchain/build.sh helm,
 # benchmark only). Starts its own cluster (`--name bench`, simulated nodes only), a temporary
@@ -186,11 +188,26 @@ if [ -n "$trace" ]; then
     timed platform_noop up_noop "bw-$id"
     timed pulumi_noop bare_up
   done
+  # Pulumi's own floor on this machine: a one-ConfigMap JavaScript program (no TypeScript, no
+  # pre-flight, no dynamic provider), refreshed like ours.
+  floor="$tmp/floor"
+  mkdir -p "$floor"
+  ln -s "$repo/node_modules" "$floor/node_modules"
+  printf 'name: bench-floor\nruntime:\n  name: nodejs\n  options:\n    typescript: false\n' > "$floor/Pulumi.yaml"
+  printf 'const k8s = require("@pulumi/kubernetes");\nnew k8s.core.v1.ConfigMap("floor", { metadata: { name: "bench-floor-%s", namespace: "default" }, data: { a: "b" } });\n' "$id" > "$floor/index.js"
+  floor_() { (cd "$floor" && bash "$repo/scripts/with-env.sh" pulumi "$@" --stack floor --non-interactive >"$tmp/floor.log" 2>&1) || { tail -30 "$tmp/floor.log" >&2; return 1; }; }
+  floor_ stack init
+  floor_ up --yes --skip-preview
+  for i in $(seq 1 "$reps"); do
+    timed floor_up_noop floor_ up --yes --skip-preview --refresh
+    timed floor_preview floor_ preview --refresh
+  done
+  floor_ destroy --yes
   log "one traced bare pulumi up (files in $out)"
   NODE_OPTIONS="--cpu-prof --cpu-prof-dir=$out/cpu" bash scripts/with-env.sh pulumi up --stack "bw-$id" --yes --skip-preview \
     --otel-traces "file://$out/up-noop.json" >"$out/up-noop.log" 2>&1 || { tail -30 "$out/up-noop.log" >&2; exit 1; }
   printf '\nBenchmark --trace %s, %s cores, load average %s; medians of %s (min):\n' "$(date -u '+%Y-%m-%d %H:%M UTC')" "$(nproc)" "$(cut -d' ' -f1-3 /proc/loadavg)" "$reps"
-  for f in platform_noop pulumi_noop; do
+  for f in platform_noop pulumi_noop floor_up_noop floor_preview; do
     printf '  %-14s %s s (min %s s)\n' "$f" "$(sort -n "$tmp/times/$f" | awk '{ v[NR] = $1 } END { printf "%.2f", (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }')" "$(sort -n "$tmp/times/$f" | head -1)"
   done
   node_modules/.bin/tsx scripts/trace-summary.ts "$out/up-noop.json" "$out/cpu"
