@@ -12,7 +12,7 @@ import { Monitoring } from "./monitoring";
 import { postgresName } from "./builders/postgres";
 import { PostgresBackup } from "./postgresBackup";
 import { externalTarget } from "./builders/postgresExternal";
-import type { Rollout } from "./builders/security";
+import type { Rollout } from "./rollout";
 import { engineUrl, engineWorkload } from "./builders/engine";
 import { ExecutorAccess } from "./executorAccess";
 import { GeneratedSecrets } from "./generatedSecrets";

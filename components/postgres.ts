@@ -9,7 +9,7 @@ import {
   postgresServiceArgs,
 } from "./builders/postgres";
 import { toSecretData } from "./builders/registry";
-import { rolloutChecksum, type Rollout } from "./builders/security";
+import { rolloutChecksum, type Rollout } from "./rollout";
 import { POSTGRES_MAJOR_ANNOTATION, postgresMajor } from "./builders/postgresVersion";
 
 export interface PostgresArgs {

@@ -1,7 +1,7 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { toSecretData } from "./builders/registry";
-import { rolloutChecksum, type Rollout } from "./builders/security";
+import { rolloutChecksum, type Rollout } from "./rollout";
 import {
   configMapArgs,
   opaqueSecretArgs,

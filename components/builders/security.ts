@@ -1,5 +1,4 @@
 import type * as k8s from "@pulumi/kubernetes";
-import * as pulumi from "@pulumi/pulumi";
 import { createHmac } from "crypto";
 
 type PodSecurityContext = k8s.types.input.core.v1.PodSecurityContext;
@@ -64,22 +63,3 @@ export function configChecksum(parts: Record<string, Record<string, string>>, ke
 
 export const CHECKSUM_ANNOTATION = "agent-platform.io/config-checksum";
 
-/**
- * How pod templates are stamped so that a change rolls the pods: an HMAC of the config and the
- * secret data under a generated key, or, in render mode (Secrets are not rendered, and a throwaway
- * stack's generated values would make every render differ), a digest of the non-secret parts only.
- */
-export type Rollout = { kind: "hmac"; key: pulumi.Input<string> } | { kind: "config-only" };
-
-/** The key of the config-only digest: public on purpose, it covers no secret. */
-const CONFIG_ONLY_KEY = "agent-platform render: config only, no secret data";
-
-/** The checksum annotation's value (never secret: see configChecksum). */
-export function rolloutChecksum(
-  rollout: Rollout,
-  plain: Record<string, Record<string, string>>,
-  secret: pulumi.Input<Record<string, Record<string, string>>>,
-): pulumi.Output<string> {
-  if (rollout.kind === "config-only") return pulumi.output(configChecksum(plain, CONFIG_ONLY_KEY));
-  return pulumi.unsecret(pulumi.all([secret, rollout.key]).apply(([s, key]) => configChecksum({ ...plain, ...s }, key)));
-}
