@@ -5,7 +5,9 @@
 // row with the same pods' addresses and labels.
 //
 // Measured: every row between pods (executor, engine, command center, postgres, a stand-in for
-// cluster DNS). Not measured: rows to addresses outside the cluster (cloud metadata, private and
+// cluster DNS, a stand-in for Prometheus in a monitoring namespace: the metrics policies that
+// ServiceMonitors bring, with metricsIngressFrom naming that namespace). Not measured: rows to
+// addresses outside the cluster (cloud metadata, private and
 // public addresses): no traffic here may go to an address outside the network namespaces this
 // project creates, and the node has no route there, so a refused connection would prove nothing.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -23,7 +25,15 @@ import { applyAll, deleteNamespaces } from "./sandboxKube";
 const missing = realNodeMissing();
 const instance = "ai";
 const engNs = uniqueName("rn-net");
-const settings: SandboxSettings = defaultSandboxSettings(instance, engNs);
+const monNs = `${engNs}-mon`;
+// The engine's and command center's metrics on ports of their own (engineMetrics and
+// commandCenterMetrics), open to the monitoring namespace only (metricsIngressFrom).
+const ENGINE_METRICS = 9090;
+const COMMAND_CENTER_METRICS = 9091;
+const settings: SandboxSettings = {
+  ...defaultSandboxSettings(instance, engNs),
+  metricsIngress: { from: [{ namespaceLabels: { "kubernetes.io/metadata.name": monNs } }], enginePort: ENGINE_METRICS, commandCenterPort: COMMAND_CENTER_METRICS },
+};
 const sbxNs = settings.executorNamespace;
 const dnsPod = uniqueName("rn-dns");
 
@@ -31,10 +41,10 @@ const res = { requests: { cpu: "100m", memory: "128Mi" }, limits: { cpu: "1", me
 const templateLabels = (d: unknown): Record<string, string> =>
   ((d as { spec: { template: { metadata: { labels: Record<string, string> } } } }).spec.template.metadata.labels);
 
-type Who = "engine" | "commandCenter" | "postgres" | "executor" | "executor2" | "dns";
+type Who = "engine" | "commandCenter" | "postgres" | "executor" | "executor2" | "dns" | "prometheus";
 const pods: Record<Who, { ns: string; name: string; labels: Record<string, string>; ports: number[] }> = {
-  engine: { ns: engNs, name: "engine", labels: engineLabels(instance), ports: [ENGINE_PORT] },
-  commandCenter: { ns: engNs, name: "command-center", labels: commandCenterLabels(instance), ports: [COMMAND_CENTER_PORT, 443] },
+  engine: { ns: engNs, name: "engine", labels: engineLabels(instance), ports: [ENGINE_PORT, ENGINE_METRICS] },
+  commandCenter: { ns: engNs, name: "command-center", labels: commandCenterLabels(instance), ports: [COMMAND_CENTER_PORT, 443, COMMAND_CENTER_METRICS] },
   postgres: {
     ns: engNs,
     name: "postgres",
@@ -45,6 +55,8 @@ const pods: Record<Who, { ns: string; name: string; labels: Record<string, strin
   executor2: { ns: sbxNs, name: "executor-2", labels: {}, ports: [8080] },
   // Cluster DNS as kubeadm, EKS, GKE and k3s label it, in kube-system (TCP 53 only: the probe speaks TCP).
   dns: { ns: "kube-system", name: dnsPod, labels: { "k8s-app": "kube-dns" }, ports: [53] },
+  // A scraper where metricsIngressFrom points (it also listens, so rows towards it are measured).
+  prometheus: { ns: monNs, name: "prometheus", labels: { "app.kubernetes.io/name": "prometheus" }, ports: [9090] },
 };
 const peers = {} as Record<Who, PodPeer>;
 
@@ -70,6 +82,14 @@ const rows: Row[] = [
   { name: "engine -> executor 8080", from: "engine", to: "executor", port: 8080, expect: "denied" },
   { name: "command center -> executor 22", from: "commandCenter", to: "executor", port: 22, expect: "denied" },
   { name: "executor -> other executor 8080", from: "executor2", to: "executor", port: 8080, expect: "denied" },
+  // The metrics policies (components/builders/networkPolicy.ts metricsNetworkPolicies).
+  { name: "monitoring -> engine metrics 9090", from: "prometheus", to: "engine", port: ENGINE_METRICS, expect: "allowed" },
+  { name: "monitoring -> command center metrics 9091", from: "prometheus", to: "commandCenter", port: COMMAND_CENTER_METRICS, expect: "allowed" },
+  { name: "monitoring -> engine 8080 (not a metrics port)", from: "prometheus", to: "engine", port: ENGINE_PORT, expect: "denied" },
+  { name: "monitoring -> postgres 5432", from: "prometheus", to: "postgres", port: POSTGRES_PORT, expect: "denied" },
+  { name: "executor -> engine metrics 9090", from: "executor", to: "engine", port: ENGINE_METRICS, expect: "denied" },
+  { name: "command center -> engine metrics 9090", from: "commandCenter", to: "engine", port: ENGINE_METRICS, expect: "denied" },
+  { name: "kube-system -> command center metrics 9091", from: "dns", to: "commandCenter", port: COMMAND_CENTER_METRICS, expect: "denied" },
 ];
 
 /** One real TCP connection from a pod: "allowed" if it was made and answered. */
@@ -89,8 +109,9 @@ describe.skipIf(missing !== "")(`NetworkPolicies enforced on the real node${miss
   beforeAll(async () => {
     const image = realNode().images.tools;
     await kubectlOk(["create", "namespace", engNs]);
+    await kubectlOk(["create", "namespace", monNs]);
     await applyAll([sandboxNamespace(settings)]);
-    for (const ns of [engNs, sbxNs]) {
+    for (const ns of [engNs, sbxNs, monNs]) {
       await waitFor(`default service account in ${ns}`, async () => ((await kubectl(["get", "sa", "default", "-n", ns])).code === 0 ? true : undefined));
     }
     await applyAll(Object.values(pods).map((p) => ({
@@ -117,7 +138,7 @@ describe.skipIf(missing !== "")(`NetworkPolicies enforced on the real node${miss
 
   afterAll(async () => {
     await kubectl(["delete", "pod", dnsPod, "-n", "kube-system", "--wait=false", "--ignore-not-found"]);
-    await deleteNamespaces([engNs, sbxNs]);
+    await deleteNamespaces([engNs, sbxNs, monNs]);
   });
 
   it("without the policies every measured connection is made (the listeners answer)", async () => {
