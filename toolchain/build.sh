@@ -330,7 +330,12 @@ if [ "$mode" != "--check" ] && [ -z "${TOOLCHAIN_ONLY:-}" ] && ! IMGTOOL=/nonexi
     tail -1 "$cache/build/build_imgtool.log" >&2
     missing=("${missing[@]/imgtool/}")
   fi
-  IMGTOOL="$cache/bin/imgtool-${key[imgtool]}" bash "$repo/images/build.sh" >"$cache/build/images.log" 2>&1 &
+  # Its exit status goes to a file: bash may no longer know a child that ended half an hour
+  # before it is waited for ("wait: pid N is not a child of this shell", seen on a cold run).
+  images_rc="$cache/build/images.rc"
+  rm -f "$images_rc"
+  ( IMGTOOL="$cache/bin/imgtool-${key[imgtool]}" bash "$repo/images/build.sh" >"$cache/build/images.log" 2>&1
+    echo $? >"$images_rc.tmp" && mv "$images_rc.tmp" "$images_rc" ) &
   images_pid=$!
 fi
 
@@ -407,7 +412,9 @@ fi
 log "ready: $(ls "$bindir" | tr '\n' ' ')"
 # The real node's images (cached by a hash of their inputs; see images/build.sh).
 if [ -n "$images_pid" ]; then
-  wait "$images_pid" || { tail -30 "$cache/build/images.log" >&2; die "the images failed (log: $cache/build/images.log)"; }
+  wait "$images_pid" 2>/dev/null || true
+  while [ ! -f "$images_rc" ] && kill -0 "$images_pid" 2>/dev/null; do sleep 1; done
+  [ "$(cat "$images_rc" 2>/dev/null)" = 0 ] || { tail -30 "$cache/build/images.log" >&2; die "the images failed (log: $cache/build/images.log)"; }
   grep '^\[images\]' "$cache/build/images.log" >&2
 fi
 if [ -z "${TOOLCHAIN_ONLY:-}" ]; then
