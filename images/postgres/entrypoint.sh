@@ -12,9 +12,12 @@ if [ -z "${POSTGRES_PASSWORD:-}" ]; then
   exit 1
 fi
 export PGDATA
+# On every start, as the official image's entry point does: a volume whose group the kubelet has
+# just changed for the pod's fsGroup (once, when its root did not match: a volume made by another
+# deployment, e.g. one taken over by adopt) leaves PGDATA group-writable, which postgres refuses.
+mkdir -p "$PGDATA"
+chmod 700 "$PGDATA"
 if [ ! -s "$PGDATA/PG_VERSION" ]; then
-  mkdir -p "$PGDATA"
-  chmod 700 "$PGDATA"
   pwfile=$(mktemp)
   printf '%s\n' "$POSTGRES_PASSWORD" > "$pwfile"
   initdb --username="$POSTGRES_USER" --pwfile="$pwfile" --auth-local=trust --auth-host=scram-sha-256 \

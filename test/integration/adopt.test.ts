@@ -4,14 +4,13 @@
 // adopt --dry-run (nothing changes), adopt, up. Afterwards the claim, its volume and the file are
 // the same, the stack's Secrets hold the installer's five generated values, drift finds nothing
 // and preview shows no changes.
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { cliRunner, kubeconfig, kubectl, kubectlJson, kubectlOk, repoRoot, tempBackend, uniqueName, waitFor } from "./harness";
+import { cliRunner, kubeconfig, kubectl, kubectlJson, repoRoot, tempBackend, uniqueName, waitFor } from "./harness";
+import { applyInstallerTree, copyInstallerTree, fixtureValue, GENERATED, generatedValues, INSTANCE } from "./installer-fixture";
 
-const FIXTURE = path.join(repoRoot, "test/integration/fixtures/installer/kubernetes");
-const INSTANCE = "ai-2501"; // the installer's default --stack-name, as the fixture has it
 const backend = tempBackend();
 const stack = uniqueName("it-adopt");
 const ns = uniqueName("adopt");
@@ -21,20 +20,7 @@ const work = mkdtempSync(path.join(os.tmpdir(), "ap-adopt-"));
 const tree = path.join(work, "kubernetes");
 const cli = cliRunner(stack, () => ({ ...process.env, ...backend.env }));
 
-/** The five generated values as the fixture's stringData holds them (file, key). */
-const GENERATED: Record<string, [string, string]> = {
-  postgresPassword: ["secret/postgres.yml", "POSTGRES_PASSWORD"],
-  credentialEncryptionKey: ["secret/engine.yml", "CREDENTIAL_ENCRYPTION_KEY"],
-  engineApiKey: ["secret/engine.yml", "ENGINE_API_KEY"],
-  authSecret: ["secret/engine.yml", "AUTH_SECRET"],
-  logEncryptionKey: ["secret/engine.yml", "LOG_ENCRYPTION_KEY"],
-};
-function fixtureValue(file: string, key: string): string {
-  const m = new RegExp(`^  ${key}: (.+)$`, "m").exec(readFileSync(path.join(FIXTURE, file), "utf8"));
-  if (!m) throw new Error(`${file} has no ${key}`);
-  return m[1].trim();
-}
-const generated = Object.fromEntries(Object.entries(GENERATED).map(([k, [f, key]]) => [k, fixtureValue(f, key)]));
+const generated = generatedValues();
 
 /** The error message of a failed run's JSON document. */
 const errorOf = (doc: { error?: unknown }): string => (doc.error as { message?: string } | undefined)?.message ?? "";
@@ -71,16 +57,8 @@ function variant(name: string, file: string, edit: (t: string) => string): strin
 beforeAll(async () => {
   // adopt reads the cluster through $KUBECONFIG, as the program's own pre-flight check does.
   process.env.KUBECONFIG = kubeconfig();
-  cpSync(FIXTURE, tree, { recursive: true });
-  const walk = (d: string): string[] => readdirSync(d).flatMap((n) => (statSync(path.join(d, n)).isDirectory() ? walk(path.join(d, n)) : [path.join(d, n)]));
-  for (const f of walk(tree)) {
-    const t = readFileSync(f, "utf8").replace(/namespace: ai-2501$/gm, `namespace: ${ns}`);
-    writeFileSync(f, f.endsWith("namespace.yml") ? t.replace(/name: ai-2501$/m, `name: ${ns}`) : t);
-  }
-  // As the installer's documentation says: kubectl apply -f <configDir>/kubernetes/ -R. kubectl
-  // applies the files in name order, configmap/ before namespace.yml, so the namespace goes first.
-  await kubectlOk(["apply", "-f", path.join(tree, "namespace.yml")]);
-  await kubectlOk(["apply", "-R", "-f", tree]);
+  copyInstallerTree(tree, ns);
+  await applyInstallerTree(tree);
 }, 120_000);
 
 afterAll(async () => {

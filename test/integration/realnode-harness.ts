@@ -131,6 +131,8 @@ export function psqlIn(ns: string, pod: string, sql: string): Promise<{ code: nu
  */
 export interface RealNodeStorage {
   storageClass: string;
+  /** The host directory behind volume `name` (one of `volumes`). */
+  volumeDir(name: string): string;
   create(): Promise<void>;
   /** Deletes the volumes, the StorageClass and the policy (not the claims: the test's namespace does). */
   remove(): Promise<void>;
@@ -158,6 +160,7 @@ spec:
 ---`;
   return {
     storageClass,
+    volumeDir: (name) => dir(`${namespace}-${name}`),
     async create() {
       const node = realNode().name;
       for (const v of volumes) mkdirSync(dir(v), { recursive: true, mode: 0o700 });
