@@ -19,6 +19,7 @@ import { describeRef, type LiveObject, type ObjectRef, OWNER_ANNOTATION, ownerId
 import { clusterRequirementProblems } from "./components/builders/sandboxSettings";
 import { type ClusterAccess, type ClusterReader, kubeconfigCluster, type ServerVersionReader } from "./components/clusterReader";
 import { NodejsDynamicProvider } from "./components/nodejsDynamicProvider";
+import { runtimeNodeProblem } from "./components/nodeVersion";
 import { ConfigError, type PlatformConfig, loadConfig } from "./config";
 
 // One ConfigError listing every problem, before any resource is registered; RunError makes
@@ -117,6 +118,8 @@ function markOwner(owner: string): pulumi.ResourceTransformation {
 
 /** `cluster`: what the unit tests script instead of a real cluster. */
 export = async (cluster?: Partial<ClusterAccess>) => {
+  const nodeProblem = runtimeNodeProblem(__dirname);
+  if (nodeProblem !== undefined) throw new pulumi.RunError(nodeProblem);
   const config = validatedConfig();
   const owner = config.renderStack ?? ownerId(pulumi.getOrganization(), pulumi.getProject(), pulumi.getStack());
   // Render mode has no cluster to read: it writes manifests only.
