@@ -6,7 +6,7 @@ import type * as k8s from "@pulumi/kubernetes";
 import type * as pulumi from "@pulumi/pulumi";
 import { standardLabels } from "./labels";
 import type { ExecutorCleanup } from "./production";
-import { containerSecurityContext, hardenedPodBase } from "./security";
+import { hardenedCronJobArgs } from "./cronJob";
 
 export const cleanupName = (instance: string) => `${instance}-executor-cleanup`;
 export const CLEANUP_UID = 1000;
@@ -96,45 +96,29 @@ export function cleanupCronJobArgs(
   serviceAccountName: pulumi.Input<string>,
   imagePullSecretName?: string,
 ): k8s.batch.v1.CronJobArgs {
-  const l = labels(instance);
-  return {
-    metadata: { name: cleanupName(instance), namespace, labels: l },
-    spec: {
-      schedule: c.schedule,
-      concurrencyPolicy: "Forbid",
-      startingDeadlineSeconds: 300,
-      successfulJobsHistoryLimit: 1,
-      failedJobsHistoryLimit: 3,
-      jobTemplate: {
-        metadata: { labels: l },
-        spec: {
-          backoffLimit: 1,
-          activeDeadlineSeconds: 600,
-          ttlSecondsAfterFinished: 86400,
-          template: {
-            metadata: { labels: l },
-            spec: {
-              serviceAccountName,
-              restartPolicy: "Never",
-              ...hardenedPodBase({ uid: CLEANUP_UID, mountApiToken: true, imagePullSecretName }),
-              containers: [
-                {
-                  name: "cleanup",
-                  image: c.image,
-                  command: ["node", "-e", CLEANUP_SCRIPT],
-                  env: [
-                    { name: "NAMESPACE", value: c.namespace },
-                    { name: "SELECTOR", value: c.selector },
-                    { name: "MAX_AGE_SECONDS", value: String(c.maxAgeSeconds) },
-                  ],
-                  securityContext: containerSecurityContext(CLEANUP_UID, CLEANUP_UID),
-                  resources: { requests: { cpu: "10m", memory: "32Mi" }, limits: { cpu: "200m", memory: "128Mi" } },
-                },
-              ],
-            },
-          },
-        },
-      },
+  return hardenedCronJobArgs({
+    name: cleanupName(instance),
+    namespace,
+    labels: labels(instance),
+    schedule: c.schedule,
+    startingDeadlineSeconds: 300,
+    successfulJobsHistoryLimit: 1,
+    backoffLimit: 1,
+    activeDeadlineSeconds: 600,
+    ttlSecondsAfterFinished: 86400,
+    uid: CLEANUP_UID,
+    serviceAccountName,
+    imagePullSecretName,
+    container: {
+      name: "cleanup",
+      image: c.image,
+      command: ["node", "-e", CLEANUP_SCRIPT],
+      env: [
+        { name: "NAMESPACE", value: c.namespace },
+        { name: "SELECTOR", value: c.selector },
+        { name: "MAX_AGE_SECONDS", value: String(c.maxAgeSeconds) },
+      ],
+      resources: { requests: { cpu: "10m", memory: "32Mi" }, limits: { cpu: "200m", memory: "128Mi" } },
     },
-  };
+  });
 }

@@ -6,7 +6,7 @@ import type * as pulumi from "@pulumi/pulumi";
 import type { ResourceSpec } from "../../config";
 import { selectorLabels, standardLabels } from "./labels";
 import { POSTGRES_DB, POSTGRES_UID, POSTGRES_USER, postgresServiceName } from "./postgres";
-import { containerSecurityContext, hardenedPodBase } from "./security";
+import { hardenedCronJobArgs } from "./cronJob";
 import { envFromSecret } from "./workload";
 
 import type { PostgresBackup as PostgresBackupSettings } from "./production";
@@ -66,53 +66,37 @@ export function backupCronJobArgs(a: {
   resources: ResourceSpec;
   imagePullSecretName?: string;
 }): k8s.batch.v1.CronJobArgs {
-  const l = labels(a.instance);
-  return {
-    metadata: { name: backupName(a.instance), namespace: a.namespace, labels: l },
-    spec: {
-      schedule: a.settings.schedule,
-      concurrencyPolicy: "Forbid",
-      startingDeadlineSeconds: 600,
-      successfulJobsHistoryLimit: 3,
-      failedJobsHistoryLimit: 3,
-      jobTemplate: {
-        metadata: { labels: l },
-        spec: {
-          backoffLimit: 2,
-          activeDeadlineSeconds: 6 * 3600,
-          template: {
-            metadata: { labels: l },
-            spec: {
-              restartPolicy: "Never",
-              ...hardenedPodBase({ uid: POSTGRES_UID, mountApiToken: false, imagePullSecretName: a.imagePullSecretName }),
-              containers: [
-                {
-                  name: "pg-dump",
-                  image: a.image,
-                  command: ["sh", "-c", BACKUP_SCRIPT],
-                  env: [
-                    { name: "PGHOST", value: postgresServiceName(a.instance) },
-                    { name: "PGDATABASE", value: POSTGRES_DB },
-                    { name: "PGUSER", value: POSTGRES_USER },
-                    { name: "RETENTION_DAYS", value: String(a.settings.retentionDays) },
-                    ...envFromSecret(a.secretName, ["POSTGRES_PASSWORD"]).map((e) => ({ ...e, name: "PGPASSWORD" })),
-                  ],
-                  securityContext: containerSecurityContext(POSTGRES_UID, POSTGRES_UID),
-                  resources: { requests: { ...a.resources.requests }, limits: { ...a.resources.limits } },
-                  volumeMounts: [
-                    { name: "backup", mountPath: BACKUP_MOUNT },
-                    { name: "tmp", mountPath: "/tmp" },
-                  ],
-                },
-              ],
-              volumes: [
-                { name: "backup", persistentVolumeClaim: { claimName: a.claimName } },
-                { name: "tmp", emptyDir: {} },
-              ],
-            },
-          },
-        },
-      },
+  return hardenedCronJobArgs({
+    name: backupName(a.instance),
+    namespace: a.namespace,
+    labels: labels(a.instance),
+    schedule: a.settings.schedule,
+    startingDeadlineSeconds: 600,
+    successfulJobsHistoryLimit: 3,
+    backoffLimit: 2,
+    activeDeadlineSeconds: 6 * 3600,
+    uid: POSTGRES_UID,
+    imagePullSecretName: a.imagePullSecretName,
+    container: {
+      name: "pg-dump",
+      image: a.image,
+      command: ["sh", "-c", BACKUP_SCRIPT],
+      env: [
+        { name: "PGHOST", value: postgresServiceName(a.instance) },
+        { name: "PGDATABASE", value: POSTGRES_DB },
+        { name: "PGUSER", value: POSTGRES_USER },
+        { name: "RETENTION_DAYS", value: String(a.settings.retentionDays) },
+        ...envFromSecret(a.secretName, ["POSTGRES_PASSWORD"]).map((e) => ({ ...e, name: "PGPASSWORD" })),
+      ],
+      resources: { requests: { ...a.resources.requests }, limits: { ...a.resources.limits } },
+      volumeMounts: [
+        { name: "backup", mountPath: BACKUP_MOUNT },
+        { name: "tmp", mountPath: "/tmp" },
+      ],
     },
-  };
+    volumes: [
+      { name: "backup", persistentVolumeClaim: { claimName: a.claimName } },
+      { name: "tmp", emptyDir: {} },
+    ],
+  });
 }

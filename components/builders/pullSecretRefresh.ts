@@ -8,7 +8,7 @@ import type * as k8s from "@pulumi/kubernetes";
 import type * as pulumi from "@pulumi/pulumi";
 import { standardLabels } from "./labels";
 import type { AddIssue } from "./production";
-import { containerSecurityContext, hardenedPodBase } from "./security";
+import { hardenedCronJobArgs } from "./cronJob";
 
 /** The refresher component's type token (the CLI's drift check finds it in the state by it). */
 export const PULL_SECRET_REFRESHER_COMPONENT = "agent-platform:index:PullSecretRefresher";
@@ -151,7 +151,6 @@ export function refresherCronJobArgs(a: {
   targets: pulumi.Input<string>;
 }): k8s.batch.v1.CronJobArgs {
   const s = a.settings;
-  const l = labels(a.instance);
   const fromSecret = (name: string, key: string, optional?: boolean) => ({
     name,
     valueFrom: { secretKeyRef: { name: (s.credentials as { secretName: string }).secretName, key, ...(optional ? { optional } : {}) } },
@@ -164,50 +163,35 @@ export function refresherCronJobArgs(a: {
           fromSecret(AWS_SECRET_KEYS.sessionToken, AWS_SECRET_KEYS.sessionToken, true),
         ]
       : []; // IRSA: EKS's webhook adds AWS_ROLE_ARN and AWS_WEB_IDENTITY_TOKEN_FILE (and its token volume).
-  return {
-    metadata: { name: refresherName(a.instance), namespace: a.namespace, labels: l },
-    spec: {
-      schedule: s.schedule,
-      concurrencyPolicy: "Forbid",
-      startingDeadlineSeconds: 600,
-      successfulJobsHistoryLimit: 1,
-      failedJobsHistoryLimit: 3,
-      jobTemplate: {
-        metadata: { labels: l },
-        spec: {
-          backoffLimit: 3,
-          activeDeadlineSeconds: 600,
-          ttlSecondsAfterFinished: 86400,
-          template: {
-            metadata: { labels: l },
-            spec: {
-              serviceAccountName: a.serviceAccountName,
-              restartPolicy: "Never",
-              // Its own token: the program patches the Secrets as this ServiceAccount.
-              ...hardenedPodBase({ uid: REFRESHER_UID, mountApiToken: true, imagePullSecretName: a.pullSecretName }),
-              containers: [
-                {
-                  name: "ecr-refresh",
-                  image: s.image,
-                  command: [...REFRESHER_COMMAND],
-                  env: [
-                    { name: "TARGETS", value: a.targets },
-                    { name: "REGISTRY_HOST", value: s.registryHost },
-                    { name: "AWS_REGION", value: s.region },
-                    ...(s.registryId !== undefined ? [{ name: "REGISTRY_ID", value: s.registryId }] : []),
-                    // Never the node's instance role: credentials missing from the Secret or IRSA not
-                    // set up fail the job instead of silently using the node's identity.
-                    { name: "AWS_EC2_METADATA_DISABLED", value: "true" },
-                    ...credentialEnv,
-                  ],
-                  securityContext: containerSecurityContext(REFRESHER_UID, REFRESHER_UID),
-                  resources: { requests: { cpu: "10m", memory: "32Mi" }, limits: { cpu: "200m", memory: "128Mi" } },
-                },
-              ],
-            },
-          },
-        },
-      },
+  return hardenedCronJobArgs({
+    name: refresherName(a.instance),
+    namespace: a.namespace,
+    labels: labels(a.instance),
+    schedule: s.schedule,
+    startingDeadlineSeconds: 600,
+    successfulJobsHistoryLimit: 1,
+    backoffLimit: 3,
+    activeDeadlineSeconds: 600,
+    ttlSecondsAfterFinished: 86400,
+    uid: REFRESHER_UID,
+    // Its own token: the program patches the Secrets as this ServiceAccount.
+    serviceAccountName: a.serviceAccountName,
+    imagePullSecretName: a.pullSecretName,
+    container: {
+      name: "ecr-refresh",
+      image: s.image,
+      command: [...REFRESHER_COMMAND],
+      env: [
+        { name: "TARGETS", value: a.targets },
+        { name: "REGISTRY_HOST", value: s.registryHost },
+        { name: "AWS_REGION", value: s.region },
+        ...(s.registryId !== undefined ? [{ name: "REGISTRY_ID", value: s.registryId }] : []),
+        // Never the node's instance role: credentials missing from the Secret or IRSA not
+        // set up fail the job instead of silently using the node's identity.
+        { name: "AWS_EC2_METADATA_DISABLED", value: "true" },
+        ...credentialEnv,
+      ],
+      resources: { requests: { cpu: "10m", memory: "32Mi" }, limits: { cpu: "200m", memory: "128Mi" } },
     },
-  };
+  });
 }
