@@ -1,6 +1,7 @@
 // Pure builder functions: the Kubernetes objects the components create, tested without the engine.
 import { describe, expect, it } from "vitest";
 import { commandCenterWorkload } from "../../components/builders/commandCenter";
+import { hardenedCronJobArgs, type HardenedCronJob } from "../../components/builders/cronJob";
 import { LICENSE_DIR, LICENSE_FILE, SERVICE_ACCOUNT_CA, engineFixedEnv, engineUrl, engineWorkload } from "../../components/builders/engine";
 import { namespaceArgs, podSecurityLabels } from "../../components/builders/namespaces";
 import { PGDATA, PGDATA_MOUNT, postgresDeploymentArgs, postgresPvcArgs, postgresServiceArgs } from "../../components/builders/postgres";
@@ -267,5 +268,41 @@ describe("config checksum", () => {
     expect(configChecksum(parts, "b".repeat(43))).not.toBe(a);
     expect(a).not.toBe(require("crypto").createHash("sha256").update(JSON.stringify([["secret", [["POSTGRES_PASSWORD", "password"]]]])).digest("hex"));
     expect(() => configChecksum(parts, "short")).toThrow(/random key/);
+  });
+});
+
+describe("the CronJob shape", () => {
+  const base: HardenedCronJob = {
+    name: "ai-job",
+    namespace: "ai",
+    labels: { a: "b" },
+    schedule: "@hourly",
+    startingDeadlineSeconds: 60,
+    successfulJobsHistoryLimit: 1,
+    backoffLimit: 1,
+    activeDeadlineSeconds: 600,
+    uid: 1000,
+    container: { name: "job", image: "img:1", command: ["true"] },
+  };
+  const job = (c: HardenedCronJob) => ((hardenedCronJobArgs(c).spec as unknown as Obj).jobTemplate as Obj).spec as Obj;
+  const pod = (c: HardenedCronJob) => (job(c).template as Obj).spec as Obj;
+
+  it("runs one at a time, keeps failed Jobs, labels Job and pod, and hardens pod and container (Pod Security restricted)", () => {
+    const spec = hardenedCronJobArgs(base).spec as unknown as Obj;
+    expect(spec.concurrencyPolicy).toBe("Forbid");
+    expect(spec.failedJobsHistoryLimit).toBe(3);
+    expect(((spec.jobTemplate as Obj).metadata as Obj).labels).toEqual({ a: "b" });
+    expect((job(base).template as Obj).metadata).toEqual({ labels: { a: "b" } });
+    expect(restrictedViolations(pod(base))).toEqual([]);
+    expect(pod(base).restartPolicy).toBe("Never");
+  });
+
+  it("mounts an API token only for a pod given a ServiceAccount; a TTL only when given", () => {
+    expect(pod(base).automountServiceAccountToken).toBe(false);
+    expect(pod(base)).not.toHaveProperty("serviceAccountName");
+    const withAccount = { ...base, serviceAccountName: "ai-job", ttlSecondsAfterFinished: 86400 };
+    expect(pod(withAccount)).toMatchObject({ automountServiceAccountToken: true, serviceAccountName: "ai-job" });
+    expect(job(base)).not.toHaveProperty("ttlSecondsAfterFinished");
+    expect(job(withAccount).ttlSecondsAfterFinished).toBe(86400);
   });
 });
