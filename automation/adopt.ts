@@ -42,6 +42,7 @@ import type { RunContext } from "./context";
 import { PlatformError } from "./errors";
 import { withStackRetry } from "./lock";
 import { exportState, type OpenedStack } from "./stack";
+import { runUp } from "./update";
 import { parseState } from "./state";
 
 /** What adopt did or, with --dry-run, would do: in the JSON document as `adopt`. */
@@ -250,8 +251,8 @@ export async function adopt(ctx: RunContext, { stack }: OpenedStack): Promise<Co
   const root = "agent-platform:index:AgentPlatform";
   const targets = [urn(ctx.opts.stack, root, "platform"), urn(ctx.opts.stack, `${root}$agent-platform:index:Namespaces`, "platform-namespaces"), urn(ctx.opts.stack, `${root}$agent-platform:index:Postgres`, "platform-postgres")];
   ctx.note("adopt: first run, targeted: only the providers and the parent components are created");
-  await withStackRetry(ctx, () => stack.up({ target: targets, targetDependents: false, refresh: false, onOutput: ctx.progress, onError: ctx.progress, signal: ctx.signal }));
-  const outputOwner = (await stack.outputs()).owner?.value;
+  const first = await withStackRetry(ctx, () => runUp(ctx, stack, [], { target: targets }));
+  const outputOwner = first.outputs.owner?.value;
   if (outputOwner !== owner) {
     throw new PlatformError(`the stack marks its objects ${JSON.stringify(outputOwner)}, adopt claimed the namespace and claim as ${owner}. Fix: annotate ${tree.namespace.name} and ${plan.namespace}/${tree.pvc.name} with ${OWNER_ANNOTATION}=${String(outputOwner)}, then import them (docs/adopt.md)`);
   }

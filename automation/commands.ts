@@ -27,6 +27,7 @@ import { withStackRetry } from "./lock";
 import { render } from "./render";
 import { rotateRules, rotateSecret, type RotationReport } from "./rotate";
 import { exportState, type OpenedStack } from "./stack";
+import { runUp } from "./update";
 import { markFieldsStale, pendingOperations, protectedUrns, pullSecretUrns, resourceUrns, withoutProtection } from "./state";
 
 export interface CommandResult {
@@ -100,13 +101,10 @@ async function up(ctx: RunContext, { stack }: OpenedStack): Promise<CommandResul
   const notes: string[] = [];
   await resolvePendingOperations(ctx, stack, notes);
   const events: EngineEvent[] = [];
-  const res = await withStackRetry(ctx, () =>
-    stack.up({ ...engineOptions(ctx, events), refresh: ctx.opts.refresh, target: ctx.opts.target.length ? ctx.opts.target : undefined }),
-  );
-  registerSecretOutputs(ctx, res.outputs);
+  const res = await withStackRetry(ctx, () => runUp(ctx, stack, events, { refresh: ctx.opts.refresh, target: ctx.opts.target }));
   return {
     outcome: { kind: "ok" },
-    summary: opMapToRecord(res.summary.resourceChanges),
+    summary: opMapToRecord(res.resourceChanges),
     changes: changesFromEvents(events),
     outputs: maskOutputs(res.outputs),
     notes,
@@ -219,7 +217,7 @@ async function drift(ctx: RunContext, { stack }: OpenedStack): Promise<CommandRe
       }
     }
     const events: EngineEvent[] = [];
-    await withStackRetry(ctx, () => stack.up({ ...engineOptions(ctx, events), refresh: refreshFirst }));
+    await withStackRetry(ctx, () => runUp(ctx, stack, events, { refresh: refreshFirst }));
     result.repaired = true;
     result.afterRepair = await checkDrift(ctx, stack);
     const still = result.afterRepair.drift;
@@ -240,7 +238,7 @@ async function refreshPullSecret(ctx: RunContext, { stack }: OpenedStack): Promi
   }
   ctx.note(`refresh-pull-secret: targeted update of ${urns.join(", ")}`);
   const events: EngineEvent[] = [];
-  const res = await withStackRetry(ctx, () => stack.up({ ...engineOptions(ctx, events), target: urns, targetDependents: false }));
+  const res = await withStackRetry(ctx, () => runUp(ctx, stack, events, { target: urns }));
   const changes = changesFromEvents(events);
   const notes: string[] = [];
   const outside = changes.filter((c) => !urns.includes(c.urn));
@@ -248,7 +246,7 @@ async function refreshPullSecret(ctx: RunContext, { stack }: OpenedStack): Promi
     throw new PlatformError(`refresh-pull-secret changed resources other than the pull secret(s): ${outside.map((c) => c.urn).join(", ")}`);
   }
   if (changes.length === 0) notes.push("the pull secret(s) were already current (static registry credentials do not change)");
-  return { outcome: { kind: "ok" }, summary: opMapToRecord(res.summary.resourceChanges), changes, notes };
+  return { outcome: { kind: "ok" }, summary: opMapToRecord(res.resourceChanges), changes, notes };
 }
 
 /**

@@ -67,11 +67,16 @@ export function maskOutputs(outputs: Readonly<Record<string, StackOutput>>): Rec
 const SIG_KEY = "4dabf18193072939515e22adb298388d";
 const SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270";
 
+/** Whether a value is Pulumi's serialized secret (as state files and engine events carry it). */
+export function isSecretSentinel(v: unknown): boolean {
+  return typeof v === "object" && v !== null && !Array.isArray(v) && (v as Record<string, unknown>)[SIG_KEY] === SECRET_SIG;
+}
+
 function maskSentinels(v: unknown): unknown {
   if (Array.isArray(v)) return v.map(maskSentinels);
+  if (isSecretSentinel(v)) return MASK;
   if (v && typeof v === "object") {
     const obj = v as Record<string, unknown>;
-    if (obj[SIG_KEY] === SECRET_SIG) return MASK;
     const out: Record<string, unknown> = {};
     for (const [k, val] of Object.entries(obj)) out[k] = maskSentinels(val);
     return out;

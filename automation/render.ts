@@ -20,6 +20,7 @@ import type { RunContext } from "./context";
 import { PlatformError } from "./errors";
 import { planRender, secretsNote, type RenderedFile } from "./render-files";
 import { loadAutomation, openWorkspace, type OpenedStack } from "./stack";
+import { runUp } from "./update";
 import { PROJECT, type ConfigKey } from "../config";
 
 /** The stack config keys index.ts reads in render mode (declared in config.ts, set only here). */
@@ -95,7 +96,7 @@ export async function render(ctx: RunContext, { stack: realStack, secretValues: 
       [RENDER_CONFIG_KEY]: { value: renderDir, secret: false },
       [RENDER_STACK_KEY]: { value: await ownerOf(realStack, ctx.opts.stack), secret: false },
     });
-    await temp.up({ onOutput: ctx.progress, onError: ctx.progress, signal: ctx.signal, parallel: ctx.opts.parallel, color: ctx.opts.json ? "never" : undefined });
+    await runUp(ctx, temp, []);
 
     const files = await listFiles(renderDir);
     if (files.length === 0) {

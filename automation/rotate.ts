@@ -31,6 +31,7 @@ import { execWithInput, kubeConfigFor, readSecretData, readyPod } from "./postgr
 import { alterRoleSql, scramVerifier } from "./scram";
 import { parseState, pendingOperations } from "./state";
 import type { OpenedStack } from "./stack";
+import { runUp } from "./update";
 
 /** Keys whose old value decrypts stored data: rotating one abandons that data. */
 export const DATA_LOSS_SECRETS: readonly GeneratedSecretName[] = ["credentialEncryptionKey", "logEncryptionKey"];
@@ -313,7 +314,7 @@ export async function rotateSecret(ctx: RunContext, { stack }: OpenedStack): Pro
       // 1. Only the generated value, in the state: nothing in the cluster changes yet.
       ctx.note(`rotate-secret: targeted up of ${old.urn} (a new value in the state only)`);
       const events: EngineEvent[] = [];
-      await withStackRetry(ctx, () => stack.up({ ...engineOptions(ctx, events), target: [old.urn], targetDependents: false, refresh: false }));
+      await withStackRetry(ctx, () => runUp(ctx, stack, events, { target: [old.urn] }));
       const outside = changesFromEvents(events).filter((c) => c.urn !== old.urn);
       if (outside.length) throw new PlatformError(`the targeted up changed more than the generated password: ${outside.map((c) => c.urn).join(", ")}`);
       const generated = generatedInState(await state(stack), name);
@@ -333,7 +334,7 @@ export async function rotateSecret(ctx: RunContext, { stack }: OpenedStack): Pro
   // 3. Everything that uses the value follows.
   ctx.note(`rotate-secret: up (the Secrets holding ${name} and the pods that use it)`);
   const events: EngineEvent[] = [];
-  const res = await withStackRetry(ctx, () => stack.up({ ...engineOptions(ctx, events), refresh: ctx.opts.refresh }));
+  const res = await withStackRetry(ctx, () => runUp(ctx, stack, events, { refresh: ctx.opts.refresh }));
   const changes = changesFromEvents(events);
 
   const after = generatedInState(await state(stack), name);
@@ -348,7 +349,7 @@ export async function rotateSecret(ctx: RunContext, { stack }: OpenedStack): Pro
   const rolled = rolledDeployments(changes);
   notes.push(`${name} rotated (keeper ${keeper}, recorded in secretRotation.${name}); still protected; pods rolled: ${rolled.join(", ") || "none"}`);
   const rotation: RotationReport = { secret: name, keeper, start: start.kind, databasePod, rolled, protected: after.protect };
-  return { outcome: { kind: "ok" }, summary: summaryOf(res.summary.resourceChanges), changes, notes, rotation };
+  return { outcome: { kind: "ok" }, summary: summaryOf(res.resourceChanges), changes, notes, rotation };
 }
 
 interface PostgresRotation {

@@ -134,6 +134,30 @@ export async function openStack(ctx: RunContext, spec: Pick<CommandSpec, "env" |
   return { stack, secretValues };
 }
 
+export interface PulumiRunOptions {
+  onOutput?: (chunk: string) => void;
+  onError?: (chunk: string) => void;
+  signal?: AbortSignal;
+}
+
+/**
+ * Runs one `pulumi` command for this stack the way the SDK's Stack does (the workspace's
+ * command, directory and environment, `--stack`, `PULUMI_DEBUG_COMMANDS` for the hidden
+ * `--event-log`), for the calls whose SDK method does more than the caller needs. Errors are
+ * the SDK's CommandError classes (so a locked stack is still retried by withStackRetry).
+ */
+export async function runPulumi(stack: Stack, args: readonly string[], opts: PulumiRunOptions = {}): Promise<string> {
+  const ws = stack.workspace;
+  const run = (ws.pulumiCommand as unknown as { run?: CliRun }).run;
+  if (typeof run !== "function") throw new Error("@pulumi/pulumi's PulumiCommand has no run method: update automation/stack.ts for this SDK version");
+  const env: Record<string, string> = { PULUMI_DEBUG_COMMANDS: "true", ...(ws.pulumiHome ? { PULUMI_HOME: ws.pulumiHome } : {}), ...ws.envVars };
+  const res = (await run.call(ws.pulumiCommand, [...args, "--stack", stack.name], ws.workDir, env, opts.onOutput, opts.onError, opts.signal)) as {
+    stdout?: unknown;
+  };
+  if (typeof res.stdout !== "string") throw new Error(`pulumi ${args[0] ?? ""} returned no output: update automation/stack.ts for this SDK version`);
+  return res.stdout;
+}
+
 /**
  * The stack's state for the checks around an operation (pending operations, URNs, types,
  * protection), exported *without* --show-secrets: the SDK's exportStack always decrypts every
@@ -142,11 +166,5 @@ export async function openStack(ctx: RunContext, spec: Pick<CommandSpec, "env" |
  * state back, keeps using the SDK's export.
  */
 export async function exportState(stack: Stack): Promise<ExportedState> {
-  const ws = stack.workspace;
-  const run = (ws.pulumiCommand as unknown as { run?: CliRun }).run;
-  if (typeof run !== "function") throw new Error("@pulumi/pulumi's PulumiCommand has no run method: update automation/stack.ts for this SDK version");
-  const env: Record<string, string> = { ...(ws.pulumiHome ? { PULUMI_HOME: ws.pulumiHome } : {}), ...ws.envVars };
-  const res = (await run.call(ws.pulumiCommand, ["stack", "export", "--stack", stack.name], ws.workDir, env)) as { stdout?: unknown };
-  if (typeof res.stdout !== "string") throw new Error("pulumi stack export returned no output: update automation/stack.ts for this SDK version");
-  return parseState(JSON.parse(res.stdout));
+  return parseState(JSON.parse(await runPulumi(stack, ["stack", "export"])));
 }
