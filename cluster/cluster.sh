@@ -122,20 +122,25 @@ pick_base() {
   die "no free port range found"
 }
 
+# cert <file> <subject> [san]: a key and a 30-day certificate in $dir/pki, signed by the cluster's
+# CA there; with a SAN for server and client use, without for client use only. gen_pki and the
+# real node's node_certs (real-node.sh) issue every identity with it.
+cert() {
+  local p="$dir/pki"
+  openssl req -newkey rsa:2048 -nodes -subj "$2" -keyout "$p/$1.key" -out "$p/$1.csr" 2>/dev/null
+  local ext="$p/$1.ext"
+  if [ -n "${3:-}" ]; then printf 'subjectAltName=%s\nextendedKeyUsage=serverAuth,clientAuth\n' "$3" >"$ext"
+  else printf 'extendedKeyUsage=clientAuth\n' >"$ext"; fi
+  openssl x509 -req -in "$p/$1.csr" -CA "$p/ca.crt" -CAkey "$p/ca.key" -CAcreateserial -days 30 \
+    -extfile "$ext" -out "$p/$1.crt" 2>/dev/null
+  rm -f "$p/$1.csr" "$ext"
+}
+
 gen_pki() {
   local p="$dir/pki"
   mkdir -p "$p"; chmod 700 "$p"
   openssl req -x509 -newkey rsa:2048 -nodes -days 30 -subj "/CN=agent-platform-local-ca" \
     -keyout "$p/ca.key" -out "$p/ca.crt" 2>/dev/null
-  cert() { # cert <file> <subject> [san]
-    openssl req -newkey rsa:2048 -nodes -subj "$2" -keyout "$p/$1.key" -out "$p/$1.csr" 2>/dev/null
-    local ext="$p/$1.ext"
-    if [ -n "${3:-}" ]; then printf 'subjectAltName=%s\nextendedKeyUsage=serverAuth,clientAuth\n' "$3" >"$ext"
-    else printf 'extendedKeyUsage=clientAuth\n' >"$ext"; fi
-    openssl x509 -req -in "$p/$1.csr" -CA "$p/ca.crt" -CAkey "$p/ca.key" -CAcreateserial -days 30 \
-      -extfile "$ext" -out "$p/$1.crt" 2>/dev/null
-    rm -f "$p/$1.csr" "$ext"
-  }
   cert apiserver "/CN=kube-apiserver" \
     "IP:127.0.0.1,IP:10.96.0.1,DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local"
   cert admin "/O=system:masters/CN=local-admin"

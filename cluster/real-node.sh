@@ -77,21 +77,11 @@ node_start() { # node_start <component> <args...>: runs inside the node's networ
 }
 
 node_certs() {
-  local p="$dir/pki"
-  # cert() is defined by gen_pki in cluster.sh; redefine the same way for the node's identities.
-  ncert() { # ncert <file> <subject> [san]
-    openssl req -newkey rsa:2048 -nodes -subj "$2" -keyout "$p/$1.key" -out "$p/$1.csr" 2>/dev/null
-    local ext="$p/$1.ext"
-    if [ -n "${3:-}" ]; then printf 'subjectAltName=%s\nextendedKeyUsage=serverAuth,clientAuth\n' "$3" >"$ext"
-    else printf 'extendedKeyUsage=clientAuth\n' >"$ext"; fi
-    openssl x509 -req -in "$p/$1.csr" -CA "$p/ca.crt" -CAkey "$p/ca.key" -CAcreateserial -days 30 \
-      -extfile "$ext" -out "$p/$1.crt" 2>/dev/null
-    rm -f "$p/$1.csr" "$ext"
-  }
-  ncert kubelet "/O=system:nodes/CN=system:node:$node_name"
-  ncert kube-proxy "/CN=system:kube-proxy"
-  ncert kube-router "/CN=agent-platform:kube-router"
-  ncert registry "/CN=agent-platform-registry" "IP:127.0.0.1,DNS:localhost"
+  # cert() is cluster.sh's (this file is sourced by it), signed by the same CA.
+  cert kubelet "/O=system:nodes/CN=system:node:$node_name"
+  cert kube-proxy "/CN=system:kube-proxy"
+  cert kube-router "/CN=agent-platform:kube-router"
+  cert registry "/CN=agent-platform-registry" "IP:127.0.0.1,DNS:localhost"
 }
 
 node_kubeconfig() { # node_kubeconfig <file> <cert name>: the API through the bridge in the namespace
