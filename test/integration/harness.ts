@@ -4,7 +4,7 @@ import { execFile } from "node:child_process";
 import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { inject } from "vitest";
+import { afterAll, beforeAll, inject } from "vitest";
 
 export const repoRoot = path.resolve(__dirname, "../..");
 
@@ -206,4 +206,44 @@ export function earlierVersion(rev: string, stack: string): EarlierVersion {
       rmSync(path.dirname(worktree), { recursive: true, force: true });
     },
   };
+}
+
+/** What upgradeFixture gives a test file. */
+export interface UpgradeFixture {
+  backend: ReturnType<typeof tempBackend>;
+  stack: string;
+  ns: string;
+  /** The stack file of this version (after `previous.handOver()`). */
+  stackFile: string;
+  previous: EarlierVersion;
+  cli: ReturnType<typeof cliRunner>;
+}
+
+/**
+ * A throwaway stack that an earlier version deploys first and this version then takes over: its
+ * backend, names, the earlier version's checkout and this version's CLI. Registers the hooks: the
+ * checkout before the tests; after them, everything destroyed (protected resources too), both
+ * namespaces deleted, and the checkout, stack file and backend removed, whatever failed.
+ */
+export function upgradeFixture(rev: string, prefix: { stack: string; namespace: string }, extraEnv: NodeJS.ProcessEnv = {}): UpgradeFixture {
+  const backend = tempBackend();
+  const stack = uniqueName(prefix.stack);
+  const ns = uniqueName(prefix.namespace);
+  const stackFile = path.join(repoRoot, `Pulumi.${stack}.yaml`);
+  const previous = earlierVersion(rev, stack);
+  const cli = cliRunner(stack, () => ({ ...process.env, ...backend.env, ...extraEnv }));
+
+  beforeAll(() => previous.checkout(() => devStackFile(stack, { namespace: ns })), 120_000);
+  afterAll(async () => {
+    try {
+      previous.handOver();
+      await cli(["destroy", "--yes", "--remove-protected"]).catch(() => undefined);
+    } finally {
+      await kubectl(["delete", "namespace", ns, `${ns}-sandbox`, "--wait=false", "--ignore-not-found"]);
+      await previous.remove();
+      rmSync(stackFile, { force: true });
+      backend.remove();
+    }
+  });
+  return { backend, stack, ns, stackFile, previous, cli };
 }

@@ -17,7 +17,7 @@ import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { generatedInState, type GeneratedInState } from "../../automation/rotate";
 import { GENERATED_SECRET_NAMES, type GeneratedSecretName } from "../../config";
-import { type CliResult, cliRunner, devStackFile, earlierVersion, kubectl, kubectlJson, repoRoot, tempBackend, uniqueName, waitFor } from "./harness";
+import { type CliResult, cliRunner, devStackFile, kubectl, kubectlJson, repoRoot, tempBackend, uniqueName, upgradeFixture, waitFor } from "./harness";
 import { postgresPod, psqlIn, realNode, realNodeMissing, realNodeStorage } from "./realnode-harness";
 
 const run = promisify(execFile);
@@ -76,29 +76,8 @@ function neverPrinted(r: CliResult, values: string[]): void {
 }
 
 describe("rotate-secret on the simulated nodes", () => {
-  const backend = tempBackend();
-  const stack = uniqueName("it-rotate");
-  const ns = uniqueName("rot");
-  const stackFile = path.join(repoRoot, `Pulumi.${stack}.yaml`);
-  const previous = earlierVersion(BEFORE_IN_PLACE_ROTATION, stack);
-  const cli = cliRunner(stack, () => ({ ...process.env, ...backend.env, IT_HAND_SET: "a-hand-set-auth-secret-value" }));
-
-  beforeAll(async () => {
-    // The previous version deploys from its own checkout, with this stack file.
-    await previous.checkout(() => devStackFile(stack, { namespace: ns }));
-  }, 120_000);
-
-  afterAll(async () => {
-    try {
-      previous.handOver();
-      await cli(["destroy", "--yes", "--remove-protected"]).catch(() => undefined);
-    } finally {
-      await kubectl(["delete", "namespace", ns, `${ns}-sandbox`, "--wait=false", "--ignore-not-found"]);
-      await previous.remove();
-      rmSync(stackFile, { force: true });
-      backend.remove();
-    }
-  });
+  // The previous version deploys from its own checkout, with this stack file.
+  const { backend, stack, ns, stackFile, previous, cli } = upgradeFixture(BEFORE_IN_PLACE_ROTATION, { stack: "it-rotate", namespace: "rot" }, { IT_HAND_SET: "a-hand-set-auth-secret-value" });
 
   let before: Record<GeneratedSecretName, GeneratedInState>;
   let checksumsBefore: Record<string, string>;

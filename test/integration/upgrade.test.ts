@@ -1,20 +1,16 @@
 // A stack deployed by the previous release of this program (random-suffixed names, no owner
 // annotations; run from a git worktree of that commit) is upgraded in place by this one: the
 // generated secrets keep their values, the postgres claim, its volume and the data on it stay.
-import { readFileSync, rmSync, writeFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { cliRunner, devStackFile, earlierVersion, kubectl, kubectlJson, repoRoot, tempBackend, uniqueName } from "./harness";
+import { describe, expect, it } from "vitest";
+import { kubectlJson, upgradeFixture } from "./harness";
 
 /** The last release before stable names and owner annotations. */
 const PREVIOUS_RELEASE = "430b8fe";
 
-const backend = tempBackend();
-const stack = uniqueName("it-upgrade");
-const ns = uniqueName("upg");
-const previous = earlierVersion(PREVIOUS_RELEASE, stack);
-const stackFile = path.join(repoRoot, `Pulumi.${stack}.yaml`);
-const cli = cliRunner(stack, () => ({ ...process.env, ...backend.env }));
+// The previous release, driven through its own command line, as its users ran it.
+const { backend, ns, previous, cli } = upgradeFixture(PREVIOUS_RELEASE, { stack: "it-upgrade", namespace: "upg" });
 
 interface Pvc {
   metadata: { name: string; uid: string };
@@ -37,23 +33,6 @@ async function onlyPvc(): Promise<Pvc> {
   expect(l.items).toHaveLength(1);
   return l.items[0];
 }
-
-beforeAll(async () => {
-  // The previous release, driven through its own command line, as its users ran it.
-  await previous.checkout(() => devStackFile(stack, { namespace: ns }));
-}, 120_000);
-
-afterAll(async () => {
-  try {
-    previous.handOver();
-    await cli(["destroy", "--yes", "--remove-protected"]).catch(() => undefined);
-  } finally {
-    await kubectl(["delete", "namespace", ns, "--wait=false", "--ignore-not-found"]);
-    await previous.remove();
-    rmSync(stackFile, { force: true });
-    backend.remove();
-  }
-});
 
 describe(`upgrade from ${PREVIOUS_RELEASE}`, () => {
   let secretsBefore: Record<string, string>;
