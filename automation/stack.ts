@@ -8,6 +8,7 @@ import type { LocalWorkspace, PulumiCommand, Stack } from "@pulumi/pulumi/automa
 import type { ConfigSetting, Env } from "./args";
 import type { CommandSpec } from "./commands";
 import type { RunContext } from "./context";
+import { repairTornSidecars } from "./backend-repair";
 import { PlatformError } from "./errors";
 import { collectStrings } from "./mask";
 import { parseState, type ExportedState } from "./state";
@@ -126,6 +127,7 @@ export interface OpenedStack {
 
 /** Opens the stack as the command's entry in COMMANDS says (its environment, config, masking). */
 export async function openStack(ctx: RunContext, spec: Pick<CommandSpec, "env" | "writesConfig" | "updateLike">): Promise<OpenedStack> {
+  await repairTornSidecars(ctx, ctx.opts.stack);
   const ws = await openWorkspace(ctx, spec.env?.(ctx.env) ?? {});
   const stack = await selectStack(ctx, ws, ctx.opts.stack);
   if (spec.writesConfig) await applyConfig(stack, ctx.opts.config, ctx);
