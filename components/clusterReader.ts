@@ -54,10 +54,7 @@ export function kubeconfigCluster(context: string | undefined): ClusterAccess {
   let prepared: Promise<{ server: string; options: https.RequestOptions }> | undefined;
   const prepare = async () => {
     // Loaded only here: the module is large, and render mode and the unit tests never need it.
-    // Its config module alone: KubeConfig without the package index's API clients, watch, log,
-    // exec and port-forward (about 0.25 s less of every pre-flight; the version is pinned in
-    // package-lock.json, and every integration test's pre-flight goes through this line).
-    const { KubeConfig } = await import("@kubernetes/client-node/dist/config.js");
+    const { KubeConfig } = await import("@kubernetes/client-node");
     const kc = new KubeConfig();
     kc.loadFromDefault();
     if (context) kc.setCurrentContext(context);
