@@ -18,9 +18,8 @@ import { runPulumi } from "./stack";
 export interface UpOptions {
   /** Refresh first (`--refresh`); without it `--refresh=false` is added (explicitRefresh). */
   refresh?: boolean;
-  /** URNs for `--target`; dependents are not targeted unless targetDependents is set. */
+  /** URNs for `--target` (their dependents are not targeted). */
   target?: readonly string[];
-  targetDependents?: boolean;
 }
 
 export interface UpResult {
@@ -33,7 +32,6 @@ export function upArgs(opts: UpOptions & { parallel?: number; json?: boolean; ev
   const args = ["up", "--yes", "--skip-preview"];
   if (opts.refresh) args.push("--refresh");
   for (const urn of opts.target ?? []) args.push("--target", urn);
-  if (opts.targetDependents) args.push("--target-dependents");
   if (opts.parallel) args.push("--parallel", String(opts.parallel));
   if (opts.json) args.push("--color", "never");
   args.push("--exec-kind", "auto.local", "--event-log", opts.eventLog);

@@ -162,6 +162,8 @@ export function devStackFile(stack: string, extra: Record<string, string> = {}):
  * writes its encryption salt there) and comes back with `handOver`.
  */
 export interface EarlierVersion {
+  /** This version's stack file (repo root), which handOver() writes. */
+  stackFile: string;
   /** Checks out the commit and moves the stack file (written by `writeStackFile`) into it. */
   checkout(writeStackFile: () => void): Promise<void>;
   /** `up --create` by the earlier version's CLI; throws with its stderr when it fails. The JSON document's status. */
@@ -183,6 +185,7 @@ export function earlierVersion(rev: string, stack: string): EarlierVersion {
   const stackFile = path.join(repoRoot, `Pulumi.${stack}.yaml`);
   const theirs = path.join(worktree, `Pulumi.${stack}.yaml`);
   return {
+    stackFile,
     async checkout(writeStackFile) {
       await run("git", ["-C", repoRoot, "worktree", "add", "--detach", worktree, rev]);
       symlinkSync(path.join(repoRoot, "node_modules"), path.join(worktree, "node_modules"));
@@ -229,8 +232,8 @@ export function upgradeFixture(rev: string, prefix: { stack: string; namespace: 
   const backend = tempBackend();
   const stack = uniqueName(prefix.stack);
   const ns = uniqueName(prefix.namespace);
-  const stackFile = path.join(repoRoot, `Pulumi.${stack}.yaml`);
   const previous = earlierVersion(rev, stack);
+  const stackFile = previous.stackFile;
   const cli = cliRunner(stack, () => ({ ...process.env, ...backend.env, ...extraEnv }));
 
   beforeAll(() => previous.checkout(() => devStackFile(stack, { namespace: ns })), 120_000);

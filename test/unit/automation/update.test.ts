@@ -15,10 +15,10 @@ describe("the update's command line", () => {
   it("names the event log, the exec kind, and no refresh flag unless asked (explicitRefresh adds --refresh=false)", () => {
     expect(upArgs({ eventLog: "/tmp/e/events.jsonl" })).toEqual(["up", "--yes", "--skip-preview", "--exec-kind", "auto.local", "--event-log", "/tmp/e/events.jsonl"]);
   });
-  it("passes refresh, targets (dependents only when asked), parallelism and plain output for --json", () => {
+  it("passes refresh, targets, parallelism and plain output for --json", () => {
     const args = upArgs({ eventLog: "/e", refresh: true, target: ["urn:a", "urn:b"], parallel: 4, json: true });
     expect(args).toEqual(["up", "--yes", "--skip-preview", "--refresh", "--target", "urn:a", "--target", "urn:b", "--parallel", "4", "--color", "never", "--exec-kind", "auto.local", "--event-log", "/e"]);
-    expect(upArgs({ eventLog: "/e", target: ["urn:a"], targetDependents: true })).toContain("--target-dependents");
+    expect(upArgs({ eventLog: "/e", target: ["urn:a"] })).not.toContain("--target-dependents");
   });
 });
 
