@@ -76,7 +76,7 @@ export const restrictedContainer = {
 
 export interface PodState {
   metadata: { name: string; labels?: Record<string, string> };
-  spec: { nodeName?: string };
+  spec: { nodeName?: string; nodeSelector?: Record<string, string> };
   status: {
     phase?: string;
     podIP?: string;
@@ -128,6 +128,10 @@ export function psqlIn(ns: string, pod: string, sql: string): Promise<{ code: nu
  * cluster admin's tool: the program has no placement setting for postgres or its jobs) that puts
  * the pods of `apps` in `namespace` on the real node. Names derive from the namespace:
  * `<ns>-local`, `<ns>-<volume>`, `<ns>-on-real-node`.
+ * create() returns only once the API server applies the policy: a new policy takes effect up to
+ * about a second after it is stored (measured 0.2-0.9 s idle, longer under load), and a pod
+ * created before then lacks the toleration while its volume ties it to the real node, so it stays
+ * unschedulable (seen in CI: the installer's postgres, applied right after create()).
  */
 export interface RealNodeStorage {
   storageClass: string;
@@ -142,6 +146,9 @@ export function realNodeStorage(namespace: string, o: { volumes: string[]; apps:
   const storageClass = `${namespace}-local`;
   const placement = `${namespace}-on-real-node`;
   const volumes = o.volumes.map((v) => `${namespace}-${v}`);
+  // The policy also places this one label value in `default`: a server-side dry run of such a pod
+  // there shows whether the policy is in force yet (the test's namespace may not exist yet).
+  const probe = { namespace: "default", app: `${placement}-probe` };
   const dir = (v: string) => path.join(repoRoot, ".local/cluster", inject("clusterName"), "volumes", v);
   const pv = (name: string, node: string) => `
 apiVersion: v1
@@ -180,9 +187,9 @@ spec:
     resourceRules:
     - {apiGroups: [""], apiVersions: [v1], operations: [CREATE], resources: [pods]}
     namespaceSelector:
-      matchExpressions: [{key: kubernetes.io/metadata.name, operator: In, values: [${namespace}]}]
+      matchExpressions: [{key: kubernetes.io/metadata.name, operator: In, values: [${namespace}, ${probe.namespace}]}]
     objectSelector:
-      matchExpressions: [{key: app.kubernetes.io/name, operator: In, values: [${o.apps.join(", ")}]}]
+      matchExpressions: [{key: app.kubernetes.io/name, operator: In, values: [${[...o.apps, probe.app].join(", ")}]}]
   failurePolicy: Fail
   reinvocationPolicy: Never
   # JSON patches: an apply configuration may not change nodeSelector or tolerations (atomic).
@@ -202,6 +209,16 @@ kind: MutatingAdmissionPolicyBinding
 metadata: {name: ${placement}}
 spec: {policyName: ${placement}}
 `);
+      const probePod = JSON.stringify({
+        apiVersion: "v1",
+        kind: "Pod",
+        metadata: { name: probe.app, namespace: probe.namespace, labels: { "app.kubernetes.io/name": probe.app } },
+        spec: { containers: [{ name: "probe", image: "probe" }] },
+      });
+      await waitFor(`the placement policy ${placement} in force`, async () => {
+        const dryRun = JSON.parse(await kubectlOk(["create", "--dry-run=server", "-o", "json", "-f", "-"], probePod)) as PodState;
+        return dryRun.spec.nodeSelector?.[REAL_NODE_LABEL] === "real" ? true : undefined;
+      }, 60_000);
     },
     async remove() {
       await kubectl(["delete", "pv", ...volumes, "--wait=false", "--ignore-not-found"]);
