@@ -80,17 +80,20 @@ export class AgentPlatform extends pulumi.ComponentResource {
       );
     }
 
-    const access = new ExecutorAccess(
-      `${name}-executor-access`,
-      { instanceName, namespace: namespaces.namespace, executorNamespace: namespaces.executorNamespace, imagePullSecretName: pull.secretName },
-      { parent: this },
-    );
-
     // After the pull secret: the sandbox's default ServiceAccount references its copy there.
-    new Sandbox(
+    const sandbox = new Sandbox(
       `${name}-sandbox`,
       { settings: c.sandbox, engineNamespace: namespaces.namespace, executorNamespace: namespaces.executorNamespace },
       { parent: this, dependsOn: [pull] },
+    );
+
+    // After the sandbox: the engine's identity may create executor pods only once the policies,
+    // quota and NetworkPolicies that confine them are stored, and the engine (below) starts only
+    // after that right exists. (A child waits for its parent, and the parent for its dependsOn.)
+    const access = new ExecutorAccess(
+      `${name}-executor-access`,
+      { instanceName, namespace: namespaces.namespace, executorNamespace: namespaces.executorNamespace, imagePullSecretName: pull.secretName },
+      { parent: this, dependsOn: [sandbox] },
     );
 
     const secrets = new GeneratedSecrets(`${name}-secrets`, { overrides: c.secrets.overrides, rotation: c.secretRotation }, { parent: this });
@@ -167,8 +170,9 @@ export class AgentPlatform extends pulumi.ComponentResource {
           metricsPort: metricsPort(prod.monitoring?.engine, ENGINE_PORT),
         },
       },
-      // Formerly its own component type: the alias keeps every child's identity.
-      { parent: this, aliases: [{ type: "agent-platform:index:Engine" }] },
+      // Formerly its own component type: the alias keeps every child's identity. After the executor
+      // access (its RoleBinding), and so after the sandbox.
+      { parent: this, aliases: [{ type: "agent-platform:index:Engine" }], dependsOn: [access] },
     );
 
     const commandCenter = new Workload(

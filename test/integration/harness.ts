@@ -72,6 +72,28 @@ export async function waitFor<T>(what: string, fn: () => Promise<T | undefined>,
   }
 }
 
+/** One resource of a stack's state as `pulumi stack export` prints it. */
+export interface StateResource {
+  urn: string;
+  type: string;
+  parent?: string;
+  dependencies?: string[];
+  [key: string]: unknown;
+}
+
+/** The stack's state (`pulumi stack export`, with the secrets shown only when asked). */
+export async function exportedState(stack: string, env: Record<string, string>, o: { showSecrets?: boolean } = {}): Promise<{ deployment: { resources: StateResource[] } }> {
+  const stdout = await new Promise<string>((resolve, reject) =>
+    execFile(
+      path.join(repoRoot, ".local/bin/pulumi"),
+      ["stack", "export", ...(o.showSecrets ? ["--show-secrets"] : []), "--stack", stack],
+      { cwd: repoRoot, env: { ...process.env, ...env }, maxBuffer: 64 * 1024 * 1024 },
+      (e, out, err) => (e ? reject(new Error(`pulumi stack export failed: ${String(err).slice(-3000)}`)) : resolve(out)),
+    ),
+  );
+  return JSON.parse(stdout) as { deployment: { resources: StateResource[] } };
+}
+
 /** A temporary file backend and passphrase for throwaway stacks; remove() deletes it all. */
 export function tempBackend(): { url: string; dir: string; env: Record<string, string>; remove: () => void } {
   const dir = mkdtempSync(path.join(os.tmpdir(), "ap-backend-"));

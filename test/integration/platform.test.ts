@@ -8,7 +8,7 @@ import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from "no
 import * as path from "node:path";
 import * as k8s from "@kubernetes/client-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type CliDoc, cliRunner, kubectl, kubectlJson, kubectlOk, kubeconfig, repoRoot, tempBackend, uniqueName, waitFor } from "./harness";
+import { type CliDoc, cliRunner, exportedState, kubectl, kubectlJson, kubectlOk, kubeconfig, repoRoot, tempBackend, uniqueName, waitFor } from "./harness";
 
 const stack = uniqueName("it");
 /** The executor ServiceAccount of the dev stack's instance (ai-2501). */
@@ -118,6 +118,24 @@ describe("agent-platform on the local cluster", () => {
       const pull = await kubectlJson<{ items: { type: string }[] }>(["get", "secrets", "-n", n]);
       expect(pull.items.filter((s) => s.type === "kubernetes.io/dockerconfigjson")).toHaveLength(1);
     }
+    // The order Pulumi creates in, as its state records it: the engine's right to create executor
+    // pods (the executor access, its RoleBinding) only after every object of the sandbox that
+    // confines them (policies, quota, NetworkPolicies), and the engine only after that right.
+    const resources = (await exportedState(stack, backend.env)).deployment.resources;
+    const one = (type: string, parent?: string) => {
+      const found = resources.filter((r) => r.type === type && (parent === undefined || r.parent === parent));
+      expect(found.map((r) => r.urn), type).toHaveLength(1);
+      return found[0];
+    };
+    const sandbox = one("agent-platform:index:Sandbox");
+    const sandboxObjects = resources.filter((r) => r.parent === sandbox.urn).map((r) => r.urn);
+    expect(sandboxObjects.some((u) => u.includes("ValidatingAdmissionPolicyBinding"))).toBe(true);
+    const access = one("agent-platform:index:ExecutorAccess");
+    expect(access.dependencies ?? []).toEqual(expect.arrayContaining(sandboxObjects));
+    const roleBinding = one("kubernetes:rbac.authorization.k8s.io/v1:RoleBinding", access.urn);
+    const engine = resources.filter((r) => r.type === "agent-platform:index:Workload" && r.urn.endsWith("-engine"));
+    expect(engine).toHaveLength(1);
+    expect(engine[0].dependencies ?? []).toContain(roleBinding.urn);
   });
 
   it("(b) a second up changes nothing and drift finds nothing", async () => {

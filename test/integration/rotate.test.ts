@@ -17,7 +17,7 @@ import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { generatedInState, type GeneratedInState } from "../../automation/rotate";
 import { GENERATED_SECRET_NAMES, type GeneratedSecretName } from "../../config";
-import { type CliResult, cliRunner, devStackFile, kubectl, kubectlJson, repoRoot, tempBackend, uniqueName, upgradeFixture, waitFor } from "./harness";
+import { type CliResult, cliRunner, devStackFile, exportedState, kubectl, kubectlJson, repoRoot, tempBackend, uniqueName, upgradeFixture, waitFor } from "./harness";
 import { postgresPod, psqlIn, realNode, realNodeMissing, realNodeStorage } from "./realnode-harness";
 
 const run = promisify(execFile);
@@ -38,17 +38,8 @@ interface RotationDoc {
 }
 const rotationOf = (r: CliResult) => (r.doc as unknown as { rotation?: RotationDoc }).rotation;
 
-async function exportedState(stack: string, env: Record<string, string>): Promise<unknown> {
-  const r = await run(path.join(repoRoot, ".local/bin/pulumi"), ["stack", "export", "--show-secrets", "--stack", stack], {
-    cwd: repoRoot,
-    env: { ...process.env, ...env },
-    maxBuffer: 64 * 1024 * 1024,
-  });
-  return JSON.parse(r.stdout) as unknown;
-}
-
 async function generatedSecrets(stack: string, env: Record<string, string>): Promise<Record<GeneratedSecretName, GeneratedInState>> {
-  const state = await exportedState(stack, env);
+  const state = await exportedState(stack, env, { showSecrets: true });
   const out = {} as Record<GeneratedSecretName, GeneratedInState>;
   for (const n of GENERATED_SECRET_NAMES) {
     const g = generatedInState(state, n);
