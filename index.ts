@@ -12,7 +12,7 @@ import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { AgentPlatform } from "./components/agentPlatform";
 import { plannedObjects } from "./components/builders/inventory";
-import { postgresClaimName } from "./components/builders/postgres";
+import { postgresClaimName, postgresName } from "./components/builders/postgres";
 import { POSTGRES_MAJOR_ANNOTATION, majorChangeProblem } from "./components/builders/postgresVersion";
 import { externalSwitchProblem, inClusterPostgresRefs } from "./components/builders/postgresSwitch";
 import { describeRef, type LiveObject, type ObjectRef, OWNER_ANNOTATION, ownerId, ownershipProblem, ownershipReport } from "./components/builders/ownership";
@@ -83,11 +83,25 @@ async function checkClusterRequirements(config: PlatformConfig, serverVersion: S
   }
 }
 
-/** Refuses a postgresImage of another major version than the data claim records (unless allowed). */
-function checkPostgresMajor(config: PlatformConfig, seen: Map<string, LiveObject | undefined>): void {
-  const claim: ObjectRef = { apiVersion: "v1", kind: "PersistentVolumeClaim", plural: "persistentvolumeclaims", name: postgresClaimName(config.instanceName), namespace: config.namespace };
-  const live = seen.get(describeRef(claim));
-  const problem = majorChangeProblem(live?.annotations?.[POSTGRES_MAJOR_ANNOTATION], config.images.postgres, config.production.postgresAllowMajorUpgrade, `${config.namespace}/${claim.name}`);
+/**
+ * Refuses a postgresImage of another major version than the data claim records (unless allowed).
+ * The claim is the one the live postgres Deployment mounts: a claim taken over by `adopt` or kept
+ * from a release before stable names has another name than `<instance>-postgres-data`.
+ */
+async function checkPostgresMajor(config: PlatformConfig, seen: Map<string, LiveObject | undefined>, read: ClusterReader): Promise<void> {
+  // With an external database the in-cluster image is not deployed (checkExternalSwitch guards that switch).
+  if (config.externalPostgres !== undefined) return;
+  const ns = config.namespace;
+  const claimRef = (name: string): ObjectRef => ({ apiVersion: "v1", kind: "PersistentVolumeClaim", plural: "persistentvolumeclaims", name, namespace: ns });
+  const deployment = seen.get(describeRef({ apiVersion: "apps/v1", kind: "Deployment", plural: "deployments", name: postgresName(config.instanceName), namespace: ns }));
+  const claim = claimRef(deployment?.claimNames?.[0] ?? postgresClaimName(config.instanceName));
+  let live: LiveObject | undefined;
+  try {
+    live = seen.has(describeRef(claim)) ? seen.get(describeRef(claim)) : await read(claim);
+  } catch (e) {
+    throw new pulumi.RunError(`Nothing was changed: could not read the postgres data claim ${ns}/${claim.name}: ${(e as Error).message}`);
+  }
+  const problem = majorChangeProblem(live?.annotations?.[POSTGRES_MAJOR_ANNOTATION], config.images.postgres, config.production.postgresAllowMajorUpgrade, `${ns}/${claim.name}`);
   if (problem !== undefined) throw new pulumi.RunError(problem);
 }
 
@@ -136,7 +150,7 @@ export = async (cluster?: Partial<ClusterAccess>) => {
     ]);
     if (requirements.status === "rejected") throw requirements.reason;
     if (ownership.status === "rejected") throw ownership.reason;
-    checkPostgresMajor(config, ownership.value);
+    await checkPostgresMajor(config, ownership.value, read);
     if (externalSwitch.status === "rejected") throw externalSwitch.reason;
   }
 

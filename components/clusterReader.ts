@@ -95,8 +95,12 @@ export function kubeconfigCluster(context: string | undefined): ClusterAccess {
       if (status !== 200) {
         throw new ClusterReadError(`reading ${url.pathname} from ${server} returned HTTP ${status}: ${body.slice(0, 300)}`);
       }
-      const obj = JSON.parse(body) as { metadata?: LiveObject };
-      return { annotations: obj.metadata?.annotations ?? {}, labels: obj.metadata?.labels ?? {} };
+      const obj = JSON.parse(body) as {
+        metadata?: LiveObject;
+        spec?: { template?: { spec?: { volumes?: { persistentVolumeClaim?: { claimName?: string } }[] } } };
+      };
+      const claimNames = (obj.spec?.template?.spec?.volumes ?? []).flatMap((v) => (v.persistentVolumeClaim?.claimName ? [v.persistentVolumeClaim.claimName] : []));
+      return { annotations: obj.metadata?.annotations ?? {}, labels: obj.metadata?.labels ?? {}, ...(claimNames.length ? { claimNames } : {}) };
     },
     serverVersion: async () => {
       const { status, body, server } = await get("/version");

@@ -25,6 +25,8 @@ export interface ObjectRef {
 export interface LiveObject {
   annotations?: Record<string, string>;
   labels?: Record<string, string>;
+  /** The PersistentVolumeClaims its pod template mounts (workloads only). */
+  claimNames?: string[];
 }
 
 export function describeRef(r: ObjectRef): string {

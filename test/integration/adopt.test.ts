@@ -184,4 +184,15 @@ describe("adopt a deployment made by the engine's installer", () => {
     const preview = await cli(["preview"]);
     expect(preview.code, JSON.stringify(preview.doc.changes)).toBe(0);
   });
+
+  it("refuses another PostgreSQL major than the adopted claim records (it keeps the installer's name), changing nothing", async () => {
+    const claim = await kubectlJson<{ metadata: { annotations?: Record<string, string> } }>(["get", "pvc", "postgres-data", "-n", ns]);
+    expect(claim.metadata.annotations?.["agent-platform.io/postgres-major"]).toBe("16");
+    const version = async () => (await kubectlJson<{ metadata: { resourceVersion: string } }>(["get", "deployment", `${INSTANCE}-postgres`, "-n", ns])).metadata.resourceVersion;
+    const before = await version();
+    const refused = await cli(["up", "--yes", "--config", "postgresImage=postgres:17"]);
+    expect(refused.code).toBe(1);
+    expect(`${refused.doc.error ?? ""}\n${refused.log}`).toMatch(new RegExp(`postgres:17" is PostgreSQL 17, but the data in claim ${ns}/postgres-data was last deployed with PostgreSQL 16`));
+    expect(await version()).toBe(before);
+  });
 });

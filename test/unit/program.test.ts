@@ -8,6 +8,7 @@ import { ecrInvokes, platformVariantTests } from "./platformVariants";
 import { productionVariantTests } from "./productionVariants";
 import { externalPostgresVariantTests } from "./externalPostgresVariants";
 import { restrictedViolations } from "./podSecurity";
+import type { LiveObject } from "../../components/builders/ownership";
 
 const PEM = crypto.generateKeyPairSync("ec", { namedCurve: "prime256v1" }).publicKey.export({ type: "spki", format: "pem" }).toString();
 const HAND_SET_AUTH = "hand-set-auth-secret-value-0123456789";
@@ -439,6 +440,44 @@ describe("the cluster pre-flight", () => {
     }
     await settle();
     expect(registered.length).toBe(before);
+  });
+});
+
+describe("the postgres major check", () => {
+  // The live objects as the pre-flight reads them: the stack's postgres Deployment mounts a claim
+  // adopted from an installer (another name than <instance>-postgres-data), recorded as major 15.
+  const adopted = (reads: string[]) => async (r: { kind: string; name: string }): Promise<LiveObject | undefined> => {
+    reads.push(`${r.kind} ${r.name}`);
+    const ours = { "agent-platform.io/owned-by": "organization/agent-platform/dev" };
+    if (r.kind === "Deployment" && r.name === "ai-2501-postgres") return { annotations: ours, claimNames: ["postgres-data"] };
+    if (r.kind === "PersistentVolumeClaim" && r.name === "postgres-data") return { annotations: { ...ours, "agent-platform.io/postgres-major": "15" } };
+    return undefined;
+  };
+
+  it("follows the live postgres Deployment to the claim it mounts and refuses another major there, before registering anything", async () => {
+    const before = registered.length;
+    const main = (await import("../../index")).default;
+    const reads: string[] = [];
+    await expect(main({ read: adopted(reads), serverVersion: version(36) })).rejects.toThrow(
+      /Nothing was changed: agent-platform:postgresImage = "postgres:16" is PostgreSQL 16, but the data in claim ai-2501\/postgres-data was last deployed with PostgreSQL 15/,
+    );
+    expect(reads).toContain("PersistentVolumeClaim postgres-data");
+    await settle();
+    expect(registered.length).toBe(before);
+  });
+
+  it("passes the same data with its own major version", async () => {
+    const main = (await import("../../index")).default;
+    try {
+      setStackConfig({ ...DEV_CONFIG, postgresImage: "postgres:15.8" });
+      const reads: string[] = [];
+      // It gets past the check: the ownership check has nothing to refuse, so the program runs on.
+      await expect(main({ read: adopted(reads), serverVersion: version(36) })).resolves.toBeDefined();
+      expect(reads).toContain("PersistentVolumeClaim postgres-data");
+    } finally {
+      setStackConfig(DEV_CONFIG);
+    }
+    await settle();
   });
 });
 
