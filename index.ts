@@ -12,10 +12,10 @@ import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { AgentPlatform } from "./components/agentPlatform";
 import { plannedObjects } from "./components/builders/inventory";
-import { postgresClaimName, postgresName } from "./components/builders/postgres";
+import { claimRef, postgresClaimName, postgresDeploymentRef } from "./components/builders/postgres";
 import { POSTGRES_MAJOR_ANNOTATION, majorChangeProblem } from "./components/builders/postgresVersion";
 import { externalSwitchProblem, inClusterPostgresRefs } from "./components/builders/postgresSwitch";
-import { describeRef, type LiveObject, type ObjectRef, OWNER_ANNOTATION, ownerId, ownershipProblem, ownershipReport } from "./components/builders/ownership";
+import { describeRef, type LiveObject, OWNER_ANNOTATION, ownerId, ownershipProblem, ownershipReport } from "./components/builders/ownership";
 import { clusterRequirementProblems } from "./components/builders/sandboxSettings";
 import { type ClusterAccess, type ClusterReader, kubeconfigCluster, type ServerVersionReader } from "./components/clusterReader";
 import { NodejsDynamicProvider } from "./components/nodejsDynamicProvider";
@@ -92,9 +92,8 @@ async function checkPostgresMajor(config: PlatformConfig, seen: Map<string, Live
   // With an external database the in-cluster image is not deployed (checkExternalSwitch guards that switch).
   if (config.externalPostgres !== undefined) return;
   const ns = config.namespace;
-  const claimRef = (name: string): ObjectRef => ({ apiVersion: "v1", kind: "PersistentVolumeClaim", plural: "persistentvolumeclaims", name, namespace: ns });
-  const deployment = seen.get(describeRef({ apiVersion: "apps/v1", kind: "Deployment", plural: "deployments", name: postgresName(config.instanceName), namespace: ns }));
-  const claim = claimRef(deployment?.claimNames?.[0] ?? postgresClaimName(config.instanceName));
+  const deployment = seen.get(describeRef(postgresDeploymentRef(config.instanceName, ns)));
+  const claim = claimRef(deployment?.claimNames?.[0] ?? postgresClaimName(config.instanceName), ns);
   let live: LiveObject | undefined;
   try {
     live = seen.has(describeRef(claim)) ? seen.get(describeRef(claim)) : await read(claim);

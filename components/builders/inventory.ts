@@ -7,7 +7,7 @@ import { engineWorkload } from "./engine";
 import { cleanupName } from "./executorCleanup";
 import { backupName } from "./postgresBackup";
 import type { ObjectRef } from "./ownership";
-import { postgresClaimName, postgresName } from "./postgres";
+import { claimRef, postgresClaimName, postgresDeploymentRef, postgresName } from "./postgres";
 import { executorAccountName } from "./rbac";
 import { refresherName } from "./pullSecretRefresh";
 import { pullSecretName } from "./registry";
@@ -87,8 +87,8 @@ export function plannedObjects(c: ValidatedConfig): ObjectRef[] {
     ...(c.externalPostgres === undefined
       ? [
           secret(postgresName(i), ns),
-          core("PersistentVolumeClaim", "persistentvolumeclaims", postgresClaimName(i), ns),
-          { apiVersion: "apps/v1", kind: "Deployment", plural: "deployments", name: postgresName(i), namespace: ns },
+          claimRef(postgresClaimName(i), ns),
+          postgresDeploymentRef(i, ns),
           core("Service", "services", postgresName(i), ns),
         ]
       : []),
@@ -131,7 +131,7 @@ function productionObjects(c: ValidatedConfig, engineName: string, commandCenter
   }
   if (p.postgresBackup && c.externalPostgres === undefined) {
     const name = backupName(c.instanceName);
-    out.push(core("PersistentVolumeClaim", "persistentvolumeclaims", name, ns), { apiVersion: "batch/v1", kind: "CronJob", plural: "cronjobs", name, namespace: ns });
+    out.push(claimRef(name, ns), { apiVersion: "batch/v1", kind: "CronJob", plural: "cronjobs", name, namespace: ns });
   }
   if (p.monitoring) {
     for (const name of [engineName, commandCenterName]) out.push({ apiVersion: "monitoring.coreos.com/v1", kind: "ServiceMonitor", plural: "servicemonitors", name, namespace: ns });

@@ -2,6 +2,7 @@ import type * as k8s from "@pulumi/kubernetes";
 import type * as pulumi from "@pulumi/pulumi";
 import type { ResourceSpec } from "../../config";
 import { selectorLabels, standardLabels } from "./labels";
+import type { ObjectRef } from "./ownership";
 import { CHECKSUM_ANNOTATION, containerSecurityContext, hardenedPodBase } from "./security";
 import { clusterIpService, envFromSecret, resources } from "./workload";
 
@@ -23,6 +24,10 @@ export const postgresName = (instance: string) => `${instance}-postgres`;
 export const postgresServiceName = postgresName;
 /** The claim of the data volume. A stack deployed before names were stable keeps its old claim (components/postgres.ts). */
 export const postgresClaimName = (instance: string) => `${instance}-postgres-data`;
+/** The postgres Deployment as the pre-flight reads it. */
+export const postgresDeploymentRef = (instance: string, namespace: string): ObjectRef => ({ apiVersion: "apps/v1", kind: "Deployment", plural: "deployments", name: postgresName(instance), namespace });
+/** A PersistentVolumeClaim as the pre-flight reads it (the data claim, the backup claim, an adopted one). */
+export const claimRef = (name: string, namespace: string): ObjectRef => ({ apiVersion: "v1", kind: "PersistentVolumeClaim", plural: "persistentvolumeclaims", name, namespace });
 
 export function postgresSecretData(password: string): Record<string, string> {
   return { POSTGRES_PASSWORD: password };

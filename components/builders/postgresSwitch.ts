@@ -5,7 +5,7 @@
 // object names (postgres.ts loads the Pulumi SDK, which validateConfig must not).
 import type { ExternalPostgres } from "./postgresExternal";
 import type { ObjectRef } from "./ownership";
-import { postgresClaimName, postgresName } from "./postgres";
+import { claimRef, postgresClaimName, postgresDeploymentRef } from "./postgres";
 import { backupName } from "./postgresBackup";
 
 /** An object of the in-cluster PostgreSQL as the cluster has it (what the pre-flight check read). */
@@ -42,10 +42,9 @@ export function externalSwitchProblem(external: ExternalPostgres, found: InClust
  */
 export function inClusterPostgresRefs(instance: string, namespace: string, urnPrefix: string): { ref: ObjectRef; protectedUrn?: string }[] {
   const platform = `${urnPrefix}agent-platform:index:AgentPlatform$`;
-  const pvc = (name: string): ObjectRef => ({ apiVersion: "v1", kind: "PersistentVolumeClaim", plural: "persistentvolumeclaims", name, namespace });
   return [
-    { ref: { apiVersion: "apps/v1", kind: "Deployment", plural: "deployments", name: postgresName(instance), namespace } },
-    { ref: pvc(postgresClaimName(instance)), protectedUrn: `${platform}agent-platform:index:Postgres$kubernetes:core/v1:PersistentVolumeClaim::platform-postgres-data` },
-    { ref: pvc(backupName(instance)), protectedUrn: `${platform}agent-platform:index:PostgresBackup$kubernetes:core/v1:PersistentVolumeClaim::platform-postgres-backup-pvc` },
+    { ref: postgresDeploymentRef(instance, namespace) },
+    { ref: claimRef(postgresClaimName(instance), namespace), protectedUrn: `${platform}agent-platform:index:Postgres$kubernetes:core/v1:PersistentVolumeClaim::platform-postgres-data` },
+    { ref: claimRef(backupName(instance), namespace), protectedUrn: `${platform}agent-platform:index:PostgresBackup$kubernetes:core/v1:PersistentVolumeClaim::platform-postgres-backup-pvc` },
   ];
 }

@@ -1,17 +1,14 @@
 // An update killed while the file backend wrote its checkpoint's metadata sidecar leaves that
 // sidecar empty, and the real `pulumi` then refuses every command on the stack ("failed to load
 // checkpoint: EOF"). The CLI removes such a sidecar before it opens the stack (automation/backend-repair.ts).
-import { execFile } from "node:child_process";
 import { existsSync, rmSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
-import { promisify } from "node:util";
 import { afterAll, describe, expect, it } from "vitest";
-import { cliRunner, repoRoot, tempBackend, uniqueName } from "./harness";
+import { cliRunner, pulumiOn, repoRoot, tempBackend, uniqueName } from "./harness";
 
-const run = promisify(execFile);
 const backend = tempBackend();
 const stack = uniqueName("it-torn");
-const pulumi = (args: string[]) => run(path.join(repoRoot, ".local/bin/pulumi"), [...args, "--stack", stack], { cwd: repoRoot, env: { ...process.env, ...backend.env } });
+const pulumi = pulumiOn(stack, backend.env);
 const cli = cliRunner(stack, () => ({ ...process.env, ...backend.env }));
 
 afterAll(async () => {

@@ -81,16 +81,23 @@ export interface StateResource {
   [key: string]: unknown;
 }
 
-/** The stack's state (`pulumi stack export`, with the secrets shown only when asked). */
-export async function exportedState(stack: string, env: Record<string, string>, o: { showSecrets?: boolean } = {}): Promise<{ deployment: { resources: StateResource[] } }> {
-  const stdout = await new Promise<string>((resolve, reject) =>
-    execFile(
-      path.join(repoRoot, ".local/bin/pulumi"),
-      ["stack", "export", ...(o.showSecrets ? ["--show-secrets"] : []), "--stack", stack],
-      { cwd: repoRoot, env: { ...process.env, ...env }, maxBuffer: 64 * 1024 * 1024 },
-      (e, out, err) => (e ? reject(new Error(`pulumi stack export failed: ${String(err).slice(-3000)}`)) : resolve(out)),
+/** Runs a program to its end; rejects with the tail of its stderr when it fails. */
+export function runProgram(file: string, args: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): Promise<{ stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) =>
+    execFile(file, args, { ...opts, maxBuffer: 64 * 1024 * 1024 }, (e, stdout, stderr) =>
+      e ? reject(new Error(`${path.basename(file)} ${args.slice(0, 3).join(" ")} failed: ${String(stderr).slice(-3000)}`)) : resolve({ stdout, stderr }),
     ),
   );
+}
+
+/** The project's `pulumi` on one stack of a backend (`env`): `pulumi <args> --stack <stack>`. */
+export function pulumiOn(stack: string, env: Record<string, string>): (args: string[]) => Promise<{ stdout: string; stderr: string }> {
+  return (args) => runProgram(path.join(repoRoot, ".local/bin/pulumi"), [...args, "--stack", stack], { cwd: repoRoot, env: { ...process.env, ...env } });
+}
+
+/** The stack's state (`pulumi stack export`, with the secrets shown only when asked). */
+export async function exportedState(stack: string, env: Record<string, string>, o: { showSecrets?: boolean } = {}): Promise<{ deployment: { resources: StateResource[] } }> {
+  const { stdout } = await pulumiOn(stack, env)(["stack", "export", ...(o.showSecrets ? ["--show-secrets"] : [])]);
   return JSON.parse(stdout) as { deployment: { resources: StateResource[] } };
 }
 
@@ -197,26 +204,20 @@ export interface EarlierVersion {
 }
 
 export function earlierVersion(rev: string, stack: string): EarlierVersion {
-  const run = (file: string, args: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv } = {}) =>
-    new Promise<{ stdout: string; stderr: string }>((resolve, reject) =>
-      execFile(file, args, { ...opts, maxBuffer: 64 * 1024 * 1024 }, (e, stdout, stderr) =>
-        e ? reject(new Error(`${path.basename(file)} ${args.slice(0, 3).join(" ")} failed: ${String(stderr).slice(-3000)}`)) : resolve({ stdout, stderr }),
-      ),
-    );
   const worktree = path.join(mkdtempSync(path.join(os.tmpdir(), "ap-earlier-")), "repo");
   const stackFile = path.join(repoRoot, `Pulumi.${stack}.yaml`);
   const theirs = path.join(worktree, `Pulumi.${stack}.yaml`);
   return {
     stackFile,
     async checkout(writeStackFile) {
-      await run("git", ["-C", repoRoot, "worktree", "add", "--detach", worktree, rev]);
+      await runProgram("git", ["-C", repoRoot, "worktree", "add", "--detach", worktree, rev]);
       symlinkSync(path.join(repoRoot, "node_modules"), path.join(worktree, "node_modules"));
       writeStackFile();
       copyFileSync(stackFile, theirs);
       rmSync(stackFile);
     },
     async up(env) {
-      const r = await run(
+      const r = await runProgram(
         path.join(repoRoot, "node_modules/.bin/tsx"),
         [path.join(worktree, "automation/cli.ts"), "up", "--stack", stack, "--create", "--yes", "--json", "--retries", "0"],
         { cwd: worktree, env },
@@ -227,7 +228,7 @@ export function earlierVersion(rev: string, stack: string): EarlierVersion {
       if (!existsSync(stackFile) && existsSync(theirs)) copyFileSync(theirs, stackFile);
     },
     async remove() {
-      await run("git", ["-C", repoRoot, "worktree", "remove", "--force", worktree]).catch(() => undefined);
+      await runProgram("git", ["-C", repoRoot, "worktree", "remove", "--force", worktree]).catch(() => undefined);
       rmSync(path.dirname(worktree), { recursive: true, force: true });
     },
   };

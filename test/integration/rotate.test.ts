@@ -10,17 +10,14 @@
 // Real node (real PostgreSQL from Debian's packages on a real volume): `rotate-secret
 // postgresPassword` changes the password inside the database; a real connection over TCP
 // accepts the new password and rejects the old one, and rows written before are still there.
-import { execFile } from "node:child_process";
 import { existsSync, readFileSync, rmSync } from "node:fs";
 import * as path from "node:path";
-import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { generatedInState, type GeneratedInState } from "../../automation/rotate";
 import { GENERATED_SECRET_NAMES, type GeneratedSecretName } from "../../config";
-import { type CliResult, cliRunner, devStackFile, exportedState, kubectl, kubectlJson, repoRoot, tempBackend, uniqueName, upgradeFixture, waitFor } from "./harness";
+import { type CliResult, cliRunner, devStackFile, exportedState, kubectl, pulumiOn, kubectlJson, repoRoot, tempBackend, uniqueName, upgradeFixture, waitFor } from "./harness";
 import { postgresPod, psqlIn, realNode, realNodeMissing, realNodeStorage } from "./realnode-harness";
 
-const run = promisify(execFile);
 
 /** The last commit before rotation became an in-place update (and before the rollout key). */
 const BEFORE_IN_PLACE_ROTATION = "4d9f8b5";
@@ -101,7 +98,7 @@ describe("rotate-secret on the simulated nodes", () => {
     expect(JSON.stringify(handSet.doc.error)).toContain("agent-platform:authSecret is set by hand");
     expect(JSON.stringify(handSet.doc.error)).toContain("pulumi config rm agent-platform:authSecret");
     neverPrinted(handSet, ["a-hand-set-auth-secret-value"]);
-    await run(path.join(repoRoot, ".local/bin/pulumi"), ["config", "rm", "agent-platform:authSecret", "--stack", stack], { cwd: repoRoot, env: { ...process.env, ...backend.env } });
+    await pulumiOn(stack, backend.env)(["config", "rm", "agent-platform:authSecret"]);
 
     const key = await cli(["rotate-secret", "credentialEncryptionKey"]);
     expect(key.code).toBe(1);
@@ -114,7 +111,7 @@ describe("rotate-secret on the simulated nodes", () => {
     expect(await generatedSecrets(stack, backend.env)).toEqual(before);
     expect(await templateChecksums(ns)).toEqual(checksumsBefore);
     expect(readFileSync(stackFile, "utf8")).not.toContain("secretRotation");
-    await run(path.join(repoRoot, ".local/bin/pulumi"), ["config", "set", "agent-platform:imageTag", "dev", "--stack", stack], { cwd: repoRoot, env: { ...process.env, ...backend.env } });
+    await pulumiOn(stack, backend.env)(["config", "set", "agent-platform:imageTag", "dev"]);
   });
 
   it("rotates engineApiKey: new value, engine and command center rolled, postgres not, still protected, the rest unchanged, then no changes", async () => {
